@@ -53,7 +53,7 @@ def rows(quick: bool):
             baseline, ratio = f"kramers {t_peer * 1e3:.1f} ms", f"{t_peer / t_ours:.1f}x faster"
             note += f", kramers {err_peer:.1e}"
         out.append((f"mean_first_passage_time, OU barrier {barrier:g} T", measured, baseline, ratio, note))
-    # the quartic double well of the notes, D = 0.1 and dU/D = 500, start -1, end +1
+    # the quartic double well U = x^4/4 - x^2/2, D = 0.1 and dU/D = 500, start -1, end +1
     for d in (0.1, 0.25 / 500):
         def ours():
             return mean_first_passage_time(lambda x: x**4 / 4 - x**2 / 2, -1.0, 1.0, d, log=True)

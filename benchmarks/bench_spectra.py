@@ -5,7 +5,7 @@ function on 10^6 points across the support (10^5 with ``quick``) and for
 10^6 samples, and the largest relative error against a 50-digit mpmath
 reference on 200 points from edge to edge (within 1e-12 of each edge
 included). The reference density is the closed form; the reference cdf is the
-arctan closed form of the notes (checked against quadrature in
+arctan closed form of the cdf (checked against quadrature in
 tests/test_marchenko_pastur.py), both at 50 digits from the exact float inputs.
 
 Parameter mapping: scikit-rmt's ``ratio`` is p/n, our ``ratio`` P/N, and its

@@ -18,8 +18,8 @@
 #
 # Whole trajectories on non-quadratic losses, with the sharpness (top Hessian
 # eigenvalue, by Lanczos on exact Hessian-vector products) tracked against the
-# thresholds of the package: $2/\mathrm{lr}$ for GD, the VF threshold for VGD,
-# the adaptive edge $(2+2\beta_1)/((1-\beta_1)\mathrm{lr})$ for IVON, and the
+# thresholds of the package: $2/\eta$ for GD, the VF threshold for VGD,
+# the adaptive edge $(2+2\beta_1)/((1-\beta_1)\eta)$ for IVON, and the
 # SAM edge. The docs page *Edge-of-stability dynamics* derives them.
 
 # %%
@@ -40,7 +40,7 @@ SEED = 2025
 #
 # $L = \frac12(uv - 1)^2$: on the minimum manifold $uv = 1$ the sharpness is
 # $u^2 + v^2$. Gradient flow conserves $u^2 - v^2$; GD with a step whose edge
-# $2/\mathrm{lr}$ lies below the sharpness gradient flow would reach lands
+# $2/\eta$ lies below the sharpness gradient flow would reach lands
 # somewhere flatter (a "catapult").
 
 # %%
@@ -82,8 +82,8 @@ with single_threaded_blas():
 # %% [markdown]
 # ## IVON: the preconditioned sharpness and its edge
 #
-# With momentum $\beta_1$ the edge is $(2 + 2\beta_1)/((1-\beta_1)\mathrm{lr})$:
-# $2/\mathrm{lr}$ only at $\beta_1 = 0$.
+# With momentum $\beta_1$ the edge is $(2 + 2\beta_1)/((1-\beta_1)\eta)$:
+# $2/\eta$ only at $\beta_1 = 0$.
 
 # %%
 for beta1 in (0.0, 0.9):
@@ -96,7 +96,7 @@ print("max preconditioned sharpness in the 2nd half:", run.adaptive_sharpness[ru
 # %% [markdown]
 # ## SAM's edge on a quadratic
 #
-# USAM multiplies the component along $\lambda$ by $1 - \mathrm{lr}\lambda(1 + \rho\lambda)$;
+# USAM multiplies the component along $\lambda$ by $1 - \eta\lambda(1 + \rho\lambda)$;
 # normalized SAM replaces $\rho$ by $\rho/\lVert g\rVert$.
 
 # %%
@@ -113,4 +113,4 @@ print("SAM on the network: final sharpness", run.sharpness[-1], "(GD's edge", 2 
 # %%
 for name, fig in registry().items():
     if name.startswith("dynamics."):
-        fig.draw(quick=True, seed=SEED)
+        fig.draw(fig.compute(quick=True, seed=SEED))

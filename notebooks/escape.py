@@ -25,7 +25,7 @@
 #
 # Conventions (the docs page *Escape from a minimum* derives everything):
 # $d\theta = -\nabla L\,dt + \sqrt{2D}\,dW$, one SGD step of learning rate
-# $\rho$ lasting $dt = \rho$; SGLD has $D = T$, SGD $D \approx (\rho/2B)\,H$.
+# $\eta$ lasting $dt = \eta$; SGLD has $D = T$, SGD $D \approx (\eta/2B)\,H$.
 # $\Delta L$ is the barrier, $H_a$ and $H_b$ the Hessians at the minimum and the
 # saddle.
 
@@ -144,10 +144,10 @@ print(f"SGLD at dL/T = 12: tau per path {taus[0]:.4g}, total rate {gamma:.4g}, m
 # %% [markdown]
 # ## 5. SGD's escape time and the factor-of-2 convention
 #
-# With $D = \frac{\rho}{2B}H_a$ below the loss level $L(a) + s\Delta L$ and
-# $\frac{\rho}{2B}|H_b|$ above it,
+# With $D = \frac{\eta}{2B}H_a$ below the loss level $L(a) + s\Delta L$ and
+# $\frac{\eta}{2B}|H_b|$ above it,
 #
-# $$\tau = \frac{2\pi}{|H_{be}|}\exp\Big[\frac{2B\Delta L}{\rho}\Big(\frac{s}{H_{ae}} + \frac{1-s}{|H_{be}|}\Big)\Big].$$
+# $$\tau = \frac{2\pi}{|H_{be}|}\exp\Big[\frac{2B\Delta L}{\eta}\Big(\frac{s}{H_{ae}} + \frac{1-s}{|H_{be}|}\Big)\Big].$$
 #
 # The prefactor $2\pi/|H_{be}|$ belongs to the Haenggi-Klimontovich (HK)
 # reading of the state-dependent noise; Ito's reading (noise drawn at the
@@ -186,12 +186,12 @@ except DomainError as exc:
 # %% [markdown]
 # ## 6. The SGD trends, simulated
 #
-# $-\log\gamma$ is linear in $B$, in $1/\rho$ and in $1/k$. On
-# Styblinski-Tang, discrete SGD stable at the minimum ($\rho kH_a < 2$) has an
+# $-\log\gamma$ is linear in $B$, in $1/\eta$ and in $1/k$. On
+# Styblinski-Tang, discrete SGD stable at the minimum ($\eta kH_a < 2$) has an
 # exponent above 60: no escape would ever be seen. So the trends are checked
 # on the diffusion model itself, integrated with its own small step
 # (`SGDDiffusion(lr, B, dt=...)`), the times converted to iterations by
-# dividing by $\rho$. Two batch sizes, with the exact MFPT of the simulated
+# dividing by $\eta$. Two batch sizes, with the exact MFPT of the simulated
 # (Ito, piecewise) model to the saddle as the reference:
 
 # %%
@@ -258,13 +258,13 @@ a_exact = learned.quadratic_escape_exponent(model, trained.theta, d["threshold"]
 a_hess = learned.quadratic_escape_exponent(model, trained.theta, d["threshold"], noise="hessian")
 print(f"-log gamma ~ c + A B/lr with A = {a_exact:.3f} (exact C) or {a_hess:.3f} (C = H)")
 res = learned.sgd_escape(model, trained.theta, lr=0.3, batch_size=10, threshold=d["threshold"], n_walkers=32,
-                         max_iters=1500, seed=derive(SEED, "notebook", "learned"))
-print(f"escaped {res.n_escaped}/{res.n_walkers}; -log gamma after 100 iterations: {res.neg_log_rate_after(100)}")
+                         max_steps=1500, seed=derive(SEED, "notebook", "learned"))
+print(f"escaped {res.n_escaped}/{res.n_walkers}; -log gamma after 100 steps: {res.neg_log_rate_after(100)}")
 
 # %% [markdown]
 # Measured over the scans of `learned.DEFAULTS`, $-\log\gamma$ is linear in $B$
-# and in $1/\rho$ after a burn-in, with slopes 20-35% above the quadratic-valley
-# prediction (the module's docstring records the numbers).
+# and in $1/\eta$ after a burn-in, with slopes 20-35% above the quadratic-valley
+# prediction (the escape docs page records the numbers).
 #
 # ## 8. The figures
 #
@@ -279,13 +279,13 @@ for name, fig in figures.items():
         print(f"{name:32s} {fig.title}")
 
 # %%
-figures["escape.kramers_accuracy"].draw(quick=True, seed=SEED)
+figures["escape.kramers_accuracy"].draw(figures["escape.kramers_accuracy"].compute(quick=True, seed=SEED))
 
 # %%
-figures["escape.sgd_trends"].draw(quick=True, seed=SEED)
+figures["escape.sgd_trends"].draw(figures["escape.sgd_trends"].compute(quick=True, seed=SEED))
 
 # %%
-figures["escape.selection"].draw(quick=True, seed=SEED)
+figures["escape.selection"].draw(figures["escape.selection"].compute(quick=True, seed=SEED))
 
 # %%
-figures["escape.naive_sgd_diffusion"].draw(quick=True, seed=SEED)
+figures["escape.naive_sgd_diffusion"].draw(figures["escape.naive_sgd_diffusion"].compute(quick=True, seed=SEED))

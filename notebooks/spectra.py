@@ -79,10 +79,10 @@ for p in (100, 200, 400):
 # ## The effective number of parameters
 #
 # $N_{\rm eff}(\alpha) = \sum\lambda/(\lambda+\alpha) = P(1 - \alpha m(-\alpha))$:
-# the notes' example gives exactly 800.
+# for $q = 1/2$, $s^2 = 2$, $\alpha = 0.3$ and $P = 1000$ it is exactly 800.
 
 # %%
-print(mp.effective_number(0.3, ratio=0.5, n_params=1000, scale=2.0))
+print(mp.mp_effective_number(0.3, ratio=0.5, n_params=1000, scale=2.0))
 s = sample_wishart_eigenvalues(2000, 1000, 4, scale=2.0, seed=SEED)
 print(sharpness.effective_number(s.eigenvalues, 0.3))  # per matrix
 
@@ -167,4 +167,4 @@ print("N_eff at alpha = 0.01:", sharpness.effective_number(lam, 0.01, negative="
 # %%
 for name, fig in registry().items():
     if name.startswith("spectra."):
-        fig.draw(quick=True, seed=SEED)
+        fig.draw(fig.compute(quick=True, seed=SEED))

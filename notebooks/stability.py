@@ -23,7 +23,7 @@
 # simulation (`theory.simulators.simulate_vgd`) through its standard error.
 #
 # Throughout, the loss is $\ell(\theta) = \frac12 \theta^\top Q \theta$ with
-# $Q = \sum_i \lambda_i v_i v_i^\top$, and $\rho$ (`lr`) is the learning rate.
+# $Q = \sum_i \lambda_i v_i v_i^\top$, and $\eta$ (`lr`) is the learning rate.
 
 # %%
 # %matplotlib inline
@@ -36,11 +36,11 @@ from theory.simulators import simulate_vgd
 SEED = 2025  # every random number below derives from this seed
 
 # %% [markdown]
-# ## 1. GD: the edge of stability $2/\rho$
+# ## 1. GD: the edge of stability $2/\eta$
 #
-# A GD step $\theta_+ = \theta - \rho Q\theta$ multiplies the coordinate along
-# $v_i$ by $1 - \rho\lambda_i$, so the loss along $v_i$ is multiplied by
-# $(1-\rho\lambda_i)^2$. GD is stable iff every $\lambda_i < 2/\rho$: this is
+# A GD step $\theta_+ = \theta - \eta Q\theta$ multiplies the coordinate along
+# $v_i$ by $1 - \eta\lambda_i$, so the loss along $v_i$ is multiplied by
+# $(1-\eta\lambda_i)^2$. GD is stable iff every $\lambda_i < 2/\eta$: this is
 # the *edge of stability*.
 
 # %%
@@ -50,28 +50,28 @@ eigvals = np.array([1.0, 19.0, 20.0, 21.0])
 print("per-step loss factor (1 - lr*lambda)^2:", quadratic.gd_loss_factor(eigvals, lr))
 
 # %% [markdown]
-# ## 2. VGD: the threshold $(2/\rho)\,\mathrm{VF}(z)$
+# ## 2. VGD: the threshold $(2/\eta)\,\mathrm{VF}(z)$
 #
 # VGD moves the mean $m$ of a Gaussian $\mathcal N(m, \sigma^2 I)$ with the
 # gradient averaged over $N_s$ perturbed points,
-# $m_+ = m - \rho\,\frac1{N_s}\sum_k \nabla\ell(m + e_k)$,
+# $m_+ = m - \eta\,\frac1{N_s}\sum_k \nabla\ell(m + e_k)$,
 # $e_k\sim\mathcal N(0,\sigma^2 I)$. On the quadratic the expected one-step
 # change of the loss splits over eigen-directions; with $g_i = v_i^\top\nabla\ell(m)$,
 #
-# $$\mathbb E[\ell(m_+)] - \ell(m) = \sum_i \frac{\rho}{2}\Big[g_i^2(\rho\lambda_i - 2)
-#   + \frac{\rho\lambda_i^3\sigma^2}{N_s}\Big].$$
+# $$\mathbb E[\ell(m_+)] - \ell(m) = \sum_i \frac{\eta}{2}\Big[g_i^2(\eta\lambda_i - 2)
+#   + \frac{\eta\lambda_i^3\sigma^2}{N_s}\Big].$$
 #
-# Term $i$ is negative iff $\lambda_i < (2/\rho)\,\mathrm{VF}(z_i)$ with the
+# Term $i$ is negative iff $\lambda_i < (2/\eta)\,\mathrm{VF}(z_i)$ with the
 # signal-to-noise ratio $z_i = N_s g_i^2/\sigma^2$ and the *variational factor*
 #
-# $$\mathrm{VF}(z) = \rho\sqrt{z/3}\,\sinh\Big(\tfrac13\operatorname{arcsinh}\big(\tfrac3\rho\sqrt{3/z}\big)\Big)
+# $$\mathrm{VF}(z) = \eta\sqrt{z/3}\,\sinh\Big(\tfrac13\operatorname{arcsinh}\big(\tfrac3\eta\sqrt{3/z}\big)\Big)
 #   \in (0, 1).$$
 #
 # The noise lowers the threshold below the GD edge: VGD refuses sharp
 # directions that GD would still descend. VF $\to 1$ as $z\to\infty$ (no noise:
-# GD) and VF $\approx (z\rho^2/4)^{1/3}$ as $z\to 0$.
+# GD) and VF $\approx (z\eta^2/4)^{1/3}$ as $z\to 0$.
 #
-# The worked example: $g = 1$, $\rho = 0.1$, $\sigma = 0.1$, $N_s = 1$ gives
+# The worked example: $g = 1$, $\eta = 0.1$, $\sigma = 0.1$, $N_s = 1$ gives
 # $z = 100$, VF $= 1/2$ and the threshold $\lambda^* = 10$, half the GD edge.
 
 # %%
@@ -111,8 +111,8 @@ for j, lam in enumerate(lams):
 
 # %% [markdown]
 # Over many steps, each stable direction settles at a noise floor
-# $\rho\lambda^2\sigma^2 / (2N_s(2-\rho\lambda))$ (`stationary_loss`), and a
-# direction above $2/\rho$ diverges even in expectation.
+# $\eta\lambda^2\sigma^2 / (2N_s(2-\eta\lambda))$ (`stationary_loss`), and a
+# direction above $2/\eta$ diverges even in expectation.
 
 # %%
 eig = np.array([1.0, 5.0, 19.0])
@@ -130,16 +130,19 @@ print("noise floor:", quadratic.stationary_loss(eig, lr, 0.2, 2))
 # %% [markdown]
 # ## 4. Student-t perturbations
 #
-# On a quadratic only the second moment of the perturbation enters the
-# expected loss, so a Student-t perturbation with $\nu > 2$ degrees of freedom
-# and scale $\sigma$ acts like a Gaussian of variance $\sigma^2\nu/(\nu-2)$:
-# the threshold drops a little. (For $\nu\le 2$ the expected loss is
-# infinite.) The heavier tails show in the spread of the loss, hence in the
+# `sigma` is the standard deviation of the perturbation for every `dof`: a
+# Student-t perturbation with $\nu > 2$ degrees of freedom is drawn at the
+# scale $s = \sigma\sqrt{(\nu-2)/\nu}$, whose variance $s^2\nu/(\nu-2)$ is
+# $\sigma^2$. On a quadratic only the second moment of the perturbation enters
+# the expected loss, so at equal $\sigma$ the Student-t threshold is the
+# Gaussian one. (For $\nu\le 2$ the variance is infinite and `dof` is
+# refused.) The heavier tails show in the spread of the loss, hence in the
 # larger standard errors of the simulation.
 
 # %%
 dof = 10.0
-print("effective variance:", vgd.perturbation_variance(sigma, dof), "vs", sigma**2)
+scale = vgd.perturbation_scale(sigma, dof)
+print("scale of the t law:", scale, " its variance:", vgd.perturbation_variance(scale, dof), "=", sigma**2)
 print("threshold Student-t:", vgd.vgd_threshold(lr, sigma, g**2, n_samples, dof=dof), " Gaussian: 10")
 lam = 12.0
 run = simulate_vgd(np.array([lam]), np.array([g / lam]), lr=lr, sigma=sigma, n_samples=n_samples, dof=dof,
@@ -163,16 +166,16 @@ for name, fig in figures.items():
     print(f"{name:32s} {fig.title}")
 
 # %%
-figures["stability.variational_factor"].draw(quick=True, seed=SEED)
+figures["stability.variational_factor"].draw(figures["stability.variational_factor"].compute(quick=True, seed=SEED))
 
 # %%
-figures["stability.vgd_threshold"].draw(quick=True, seed=SEED)
+figures["stability.vgd_threshold"].draw(figures["stability.vgd_threshold"].compute(quick=True, seed=SEED))
 
 # %%
-figures["stability.loss_change"].draw(quick=True, seed=SEED)
+figures["stability.loss_change"].draw(figures["stability.loss_change"].compute(quick=True, seed=SEED))
 
 # %%
-figures["stability.edge_of_stability"].draw(quick=True, seed=SEED)
+figures["stability.edge_of_stability"].draw(figures["stability.edge_of_stability"].compute(quick=True, seed=SEED))
 
 # %%
-figures["stability.loss_trajectory"].draw(quick=True, seed=SEED)
+figures["stability.loss_trajectory"].draw(figures["stability.loss_trajectory"].compute(quick=True, seed=SEED))

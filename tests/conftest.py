@@ -1,13 +1,23 @@
-"""Test configuration: hypothesis runs a fixed set of examples unless asked to explore.
+"""Test configuration: hypothesis profiles, and ``tests/`` on the import path for ``reference``.
 
 ``HYPOTHESIS_PROFILE=explore python -m pytest`` draws fresh random examples
 (and more of them); the default profile is derandomized so that a run on a
 clean checkout always tests the same cases.
+
+The test modules import the shared reference layer as ``from reference import
+...`` (``tests/reference.py``); the path is added here so that this also holds
+under ``--import-mode=importlib``.
 """
 
 import os
+import sys
+from pathlib import Path
 
 from hypothesis import settings
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 settings.register_profile("default", derandomize=True)
 settings.register_profile("explore", max_examples=1000)

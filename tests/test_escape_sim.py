@@ -15,12 +15,16 @@ import numpy as np
 
 from theory.sweep import process_pool
 import pytest
-from scipy import integrate
+from hypothesis import given
+from hypothesis import strategies as st
 
 from theory import DomainError
-from theory.backend import available_backends
+from theory.backend import available_backends, get_backend
 from theory.landscapes import DoubleWell, Landscape, StyblinskiTang
+from theory.rng import derive
+from theory.simulators import _escape_numpy as engine
 from theory.simulators import escape as escape_module
+from theory.simulators._escape_common import Q_MIN
 from theory.simulators.escape import (
     Langevin,
     Mixed,
@@ -30,75 +34,21 @@ from theory.simulators.escape import (
 )
 from theory.stats import z_critical
 
+from reference import quad_mfpt_langevin, quad_mfpt_piecewise
+
 ALPHA = 1e-6
 DW = DoubleWell()  # U = x^4/4 - x^2/2 + 1/4: minima -1, +1 (U'' = 2), saddle 0 (U'' = -1)
 
 
-def U(x):
-    return x**4 / 4 - x**2 / 2 + 0.25
+# ------------------------------------------------------------ exact 1-D MFPT by nested quadrature (reference.py)
 
-
-# ------------------------------------------------------------ exact 1-D MFPT by nested quadrature
-
-def mfpt_langevin(D, a=-1.0, b=0.0):
-    """T(a -> b) = (1/D) int_a^b dy exp(U(y)/D) int_{-inf}^y exp(-U(z)/D) dz."""
-    ua = U(a)
-
-    def inner(y):
-        return integrate.quad(lambda z: np.exp(-(U(z) - ua) / D), -np.inf, y, epsabs=0, epsrel=1e-12, limit=200)[0]
-
-    outer = integrate.quad(lambda y: np.exp((U(y) - ua) / D) * inner(y), a, b, epsabs=0, epsrel=1e-11, limit=200)
-    return outer[0] / D
-
-
-def mfpt_piecewise(c, s, form, a=-1.0, b=0.0, h_a=2.0, h_b=1.0, delta=0.25):
-    """Exact MFPT of the 1-D model D(x) = c h_a where U(x) - U(a) < s delta, else c |h_b|.
-
-    Phi(y) = int^y U'/D dx is a function of the level U(y) alone (D depends on x only
-    through U), so it is exact: Phi = (min(U, U_s) - U(a)) / D_a + max(U - U_s, 0) / D_b.
-    form "ito":  T = int_a^b dy psi(y) int_{-inf}^y dz / (D(z) psi(z)),  psi = exp(Phi);
-    form "hk":   T = int_a^b dy exp(Phi(y)) / D(y) int_{-inf}^y exp(-Phi(z)) dz (Haenggi-Klimontovich).
-    """
-    ua = U(a)
-    us = ua + s * delta
-    d_a, d_b = c * h_a, c * h_b
-
-    def D(x):
-        return d_a if U(x) < us else d_b
-
-    def phi(x):
-        u = U(x)
-        return (min(u, us) - ua) / d_a + max(u - us, 0.0) / d_b
-
-    roots = np.roots([0.25, 0.0, -0.5, 0.0, 0.25 - us])
-    jumps = np.sort(roots[np.abs(roots.imag) < 1e-12].real)  # where D jumps
-
-    def inner(y):
-        f = (lambda z: np.exp(-phi(z)) / D(z)) if form == "ito" else (lambda z: np.exp(-phi(z)))
-        pts = [p for p in jumps if p < y]
-        lo = min([y] + pts) - 1.0
-        total = integrate.quad(f, -np.inf, lo, epsabs=0, epsrel=1e-12, limit=200)[0]
-        edges = [lo] + pts + [y]
-        for e0, e1 in zip(edges[:-1], edges[1:]):
-            total += integrate.quad(f, e0, e1, epsabs=0, epsrel=1e-12, limit=200)[0]
-        return total
-
-    if form == "ito":
-        def g(y):
-            return np.exp(phi(y)) * inner(y)
-    else:
-        def g(y):
-            return np.exp(phi(y)) / D(y) * inner(y)
-    pts = [p for p in jumps if a < p < b]
-    return integrate.quad(g, a, b, points=pts or None, epsabs=0, epsrel=1e-10, limit=200)[0]
-
-
-def test_quadrature_reproduces_the_notes_table():
-    assert mfpt_langevin(0.1) == pytest.approx(30.821302, rel=2e-8)
-    assert mfpt_langevin(0.1, b=1.0) == pytest.approx(66.268626, rel=2e-8)
+def test_quadrature_reproduces_the_reference_table():
+    assert quad_mfpt_langevin(0.1) == pytest.approx(30.821302, rel=2e-8)
+    assert quad_mfpt_langevin(0.1, b=1.0) == pytest.approx(66.268626, rel=2e-8)
     # with h_a = h_b the piecewise model is Langevin at D = c h, and both forms agree
     for form in ("ito", "hk"):
-        assert mfpt_piecewise(0.05, 0.5, form, h_a=2.0, h_b=2.0) == pytest.approx(mfpt_langevin(0.1), rel=1e-8)
+        assert quad_mfpt_piecewise(0.05, 0.5, form, h_a=2.0, h_b=2.0) == pytest.approx(quad_mfpt_langevin(0.1),
+                                                                                       rel=1e-8)
 
 
 # ------------------------------------------------------------ Langevin MFPT
@@ -119,7 +69,7 @@ def assert_matches_exact(coarse, fine, exact, order=1.0):
 @pytest.mark.parametrize("D, exit", [(0.1, "saddle"), (0.2, "saddle"), (0.2, "minimum"), (0.3, "saddle"),
                                      (0.3, "minimum")])
 def test_langevin_mfpt_matches_exact_quadrature(D, exit):
-    exact = mfpt_langevin(D, b=0.0 if exit == "saddle" else 1.0)
+    exact = quad_mfpt_langevin(D, b=0.0 if exit == "saddle" else 1.0)
     coarse = simulate_escape(DW, Langevin(D, 0.02), exit=exit, n_walkers=20_000, seed=101)
     fine = simulate_escape(DW, Langevin(D, 0.01), exit=exit, n_walkers=20_000, seed=102)
     assert coarse.n_escaped == coarse.n_walkers and fine.n_escaped == fine.n_walkers
@@ -130,7 +80,7 @@ def test_langevin_mfpt_matches_exact_quadrature(D, exit):
 def test_generic_gradient_path_matches_exact(monkeypatch):
     """The landscape.gradient path (taken by non-polynomial landscapes) gives the same physics."""
     monkeypatch.setattr(escape_module, "_separable_cubic", lambda landscape, points: None)
-    exact = mfpt_langevin(0.3)
+    exact = quad_mfpt_langevin(0.3)
     coarse = simulate_escape(DW, Langevin(0.3, 0.02), n_walkers=20_000, seed=103)
     fine = simulate_escape(DW, Langevin(0.3, 0.01), n_walkers=20_000, seed=104)
     assert_matches_exact(coarse, fine, exact)
@@ -141,7 +91,7 @@ def test_bridge_removes_the_discrete_monitoring_bias():
     standard errors; with the bridge the remaining (O(dt)) bias is much smaller.
 
     One-sided comparison at ALPHA for the first claim; the second is a fixed-seed ratio."""
-    exact = mfpt_langevin(0.2)
+    exact = quad_mfpt_langevin(0.2)
     dyn = Langevin(0.2, 0.04)
     on = simulate_escape(DW, dyn, n_walkers=20_000, seed=105).mean_time()
     off = simulate_escape(DW, dyn, n_walkers=20_000, seed=105, bridge=False).mean_time()
@@ -193,7 +143,7 @@ def test_sgd_diffusion_matches_the_ito_mfpt_of_the_piecewise_model():
     The Euler-Maruyama step takes D at the step's start: the Ito MFPT must match and the
     Haenggi-Klimontovich one (about 1.5 times larger here) must not. The jump of D makes the
     step bias O(sqrt dt): extrapolate with order 1/2. Three comparisons (Bonferroni)."""
-    ito, hk = mfpt_piecewise(0.15, 0.5, "ito"), mfpt_piecewise(0.15, 0.5, "hk")
+    ito, hk = quad_mfpt_piecewise(0.15, 0.5, "ito"), quad_mfpt_piecewise(0.15, 0.5, "hk")
     assert hk > 1.3 * ito
     coarse = simulate_escape(DW, SGDDiffusion(lr=0.3, batch_size=1, dt=0.01, s=0.5), n_walkers=40_000, seed=108)
     fine = simulate_escape(DW, SGDDiffusion(lr=0.3, batch_size=1, dt=0.005, s=0.5), n_walkers=40_000, seed=109)
@@ -265,6 +215,139 @@ def test_many_dimensions_and_valley_exits_are_chunk_invariant():
         assert a.n_escaped > 0
 
 
+# ------------------------------------------------------------ the NumPy engine's steps
+
+@given(d0=st.floats(-5.0, 5.0), d1=st.floats(-5.0, 5.0), var=st.floats(0.01, 10.0))
+def test_bridge_log_survival_is_the_crossing_probability(d0, d1, var):
+    """log(1 - p), p = exp(-2 d0 d1 / var) for a step that stays inside; -inf for one that starts or ends past
+    the plane (or on it); -0.0, the probability dropped, where -2 d0 d1 / var < Q_MIN."""
+    with np.errstate(over="ignore", divide="ignore"):  # as in the walker loop: exp overflows past the plane
+        got = float(engine.bridge_log_survival(np.array([d0]), np.array([d1]), -2.0 / var)[0])
+    q = -2.0 * d0 * d1 / var
+    if q >= 0.0:
+        assert got == -np.inf
+    elif q < Q_MIN * (1 + 1e-12):
+        assert got == 0.0
+    elif q > Q_MIN * (1 - 1e-12):
+        with np.errstate(divide="ignore"):  # p rounds to 1 for a step ending within 1e-16 of the plane
+            want = np.log1p(-np.exp(q))
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
+
+
+def test_bridge_log_survival_per_row_scales():
+    d0, d1 = np.array([-0.5, -0.5, -1.0]), np.array([-0.2, -0.2, 0.1])
+    with np.errstate(over="ignore", divide="ignore"):
+        got = engine.bridge_log_survival(d0, d1, np.array([-1.0, -4.0, -1.0]))
+    np.testing.assert_allclose(got[:2], np.log1p(-np.exp([-0.1, -0.4])), rtol=1e-14)
+    assert got[2] == -np.inf
+    assert np.array_equal(d0, [-0.5, -0.5, -1.0])  # the inputs are left alone
+
+
+def test_first_exits_keeps_each_rows_first_step():
+    rows, steps = engine.first_exits([np.array([7, 2]), np.array([2, 9, 7])], [np.full(2, 3), np.full(3, 5)])
+    assert rows.tolist() == [2, 7, 9] and steps.tolist() == [3, 3, 5]
+    rows, steps = engine.first_exits([], [])
+    assert rows.size == 0 and steps.size == 0
+
+
+def _working_set(n_walkers=2500, chunk_blocks=2, max_steps=10**6, bridge=True):
+    """A working set of the double well's Langevin plan (NumPy backend, blocks of 1024) after the first compaction."""
+    route = DW.route(0)
+    plan = escape_module._build_plan(DW, Langevin(0.3, 0.02), route, np.array([-1.0]), "saddle", bridge, max_steps)
+    root = np.random.SeedSequence(3)
+    task = engine.Task(plan, root.entropy, (), get_backend("numpy"), n_walkers, 0, -(-n_walkers // 1024),
+                       chunk_blocks)
+    ws = engine.WorkingSet(task, bridge=bridge)
+    exits = engine.PlaneExit(plan, ws)
+    assert engine.compact(ws, exits, 0)
+    return ws, exits
+
+
+def test_compaction_keeps_the_right_walkers():
+    """Exits recorded at their first step since the block joined; the survivors keep their positions, walker
+    ids and hazards in block order; the next block joins at the start with fresh thresholds drawn first from
+    its own stream; carried candidates follow their rows."""
+    ws, exits = _working_set()
+    assert ws.n == 2048 and ws.rows == [1024, 1024] and ws.ids[:2048].tolist() == list(range(2048))
+    assert ws.pending == [2] and ws.starts.tolist() == [0, 1024]
+    ws.cur[:2048] = np.arange(2048.0)  # markers
+    ws.hazard[:2048] = np.arange(2048.0) / 4096
+    gone = np.r_[np.arange(0, 1200, 2), np.arange(1024, 2048, 3)[:350], np.arange(1700, 2048, 1)]
+    gone = np.unique(gone)
+    exits.exit_rows(ws.new[:2048], gone, 10)
+    exits.exit_rows(ws.new[:2048], np.array([0, 3]), 20)  # row 0 again (its first exit counts), row 3 later
+    exits.prev = np.array([3, 5, 1025])  # 3 exits, 5 and 1025 are carried over
+    thresh_before = ws.thresh[:2048].copy()
+    assert engine.compact(ws, exits, 64)
+    out = ws.out_times
+    assert np.all(out[gone] == 10) and out[3] == 20
+    survivors = np.setdiff1d(np.arange(2048), np.r_[gone, 3])
+    k0, k1 = survivors[survivors < 1024], survivors[survivors >= 1024]
+    assert np.all(out[survivors] == -1)
+    assert ws.rows == [k0.size, k1.size, 452] and all(engine.is_pooled(m, 1024) for m in ws.rows)
+    m = survivors.size
+    assert ws.n == m + 452
+    assert ws.ids[:m].tolist() == survivors.tolist() and ws.ids[m:ws.n].tolist() == list(range(2048, 2500))
+    assert np.array_equal(ws.cur[:m], survivors.astype(float)) and np.all(ws.cur[m:ws.n] == ws.start)
+    assert np.array_equal(ws.hazard[:m], survivors / 4096) and np.all(ws.hazard[m:ws.n] == 0.0)
+    assert np.array_equal(ws.thresh[:m], thresh_before[survivors])
+    xb = get_backend("numpy")
+    expected = np.empty(452)
+    xb.fill_gamma(xb.generator(derive(ws.root, 2)), 1.0, expected)
+    assert np.array_equal(ws.thresh[m:ws.n], expected)
+    assert exits.prev.tolist() == [int(np.searchsorted(survivors, 5)), int(np.searchsorted(survivors, 1025))]
+    assert ws.starts.tolist() == [0, k0.size, m]
+
+
+def test_expired_blocks_are_censored_and_replaced():
+    """At max_steps of a block's clock its walkers are dropped, censored (-1); an exit found in the period after
+    max_steps is censored too; the pending block takes their place."""
+    ws, exits = _working_set(max_steps=60)
+    exits.exit_rows(ws.new[:2048], np.array([4, 1500]), 50)
+    exits.exit_rows(ws.new[:2048], np.array([9]), 61)
+    assert engine.compact(ws, exits, 64)
+    assert ws.out_times[4] == 50 and ws.out_times[1500] == 50
+    assert np.all(np.delete(ws.out_times[:2048], [4, 1500]) == -1)
+    assert ws.n == 452 and ws.ids[:452].tolist() == list(range(2048, 2500)) and ws.t0s == [64]
+    assert not engine.compact(ws, exits, 128)  # its clock ran out at 64 + 60: nothing left
+    assert np.all(ws.out_times[2048:] == -1)
+
+
+def test_noise_schedule_serves_each_block_from_its_own_stream():
+    """A block with many rows draws its rows' normals every step; a block with at most half its rows draws
+    POOL_K steps' worth at once; either way block j's rows get its stream in row order, step after step."""
+    xb = get_backend("numpy")
+    root = np.random.SeedSequence(8)
+    sizes = [700, 300, 200]
+    z = np.empty(sum(sizes))
+    sched = engine.NoiseSchedule(xb, z.size, z.shape, 1024, 1)
+    sched.assign([xb.generator(derive(root, j)) for j in range(3)], sizes, engine.block_starts(sizes), z)
+    assert len(sched.direct) == 1 and len(sched.pooled) == 2
+    got = np.stack([sched.draw(ph, z).copy() for ph in range(2 * engine.POOL_K)])
+    refs = [xb.generator(derive(root, j)) for j in range(3)]
+    want0 = np.stack([refs[0].standard_normal(700) for _ in range(2 * engine.POOL_K)])
+    assert np.array_equal(got[:, :700], want0)
+    for j, (a, m) in ((1, (700, 300)), (2, (1000, 200))):
+        want = np.concatenate([refs[j].standard_normal(engine.POOL_K * m).reshape(engine.POOL_K, m)
+                               for _ in range(2)])
+        assert np.array_equal(got[:, a:a + m], want)
+    # all pooled: the pool's row is the step's noise
+    sched.assign([xb.generator(derive(root, 5))], [100], engine.block_starts([100]), z[:100])
+    assert np.array_equal(sched.draw(0, z[:100]), xb.generator(derive(root, 5)).standard_normal(6400)[:100])
+
+
+def test_folded_polynomial_is_the_euler_drift():
+    """y (A y^2 + B y + C) + E, in units y = x / scale, is (x - dt grad L(x)) / scale: the tilted double well."""
+    land = DoubleWell(tilt=0.1)
+    x = np.linspace(-1.6, 1.2, 29)
+    coef = escape_module._separable_cubic(land, np.array([[-1.0], [0.0], [1.0]]))
+    for scale in (1.0, 0.3, -0.2):
+        a, b, c, e = escape_module._folded_poly(coef, 0.01, scale)
+        y = x / scale
+        want = (x - 0.01 * land.gradient(x[:, None])[:, 0]) / scale
+        np.testing.assert_allclose(y * (a * y * y + b * y + c) + e, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
 # ------------------------------------------------------------ bad input
 
 class _NoBasin(Landscape):
@@ -334,7 +417,7 @@ def test_bad_extrapolation():
 @pytest.mark.gpu
 @pytest.mark.skipif("cupy" not in available_backends(), reason="needs CuPy and a CUDA device")
 def test_cupy_backend_matches_exact_and_is_chunk_invariant():
-    exact = mfpt_langevin(0.3)
+    exact = quad_mfpt_langevin(0.3)
     coarse = simulate_escape(DW, Langevin(0.3, 0.02), n_walkers=200_000, seed=201, backend="cupy")
     fine = simulate_escape(DW, Langevin(0.3, 0.01), n_walkers=200_000, seed=202, backend="cupy")
     assert fine.backend == "cupy"

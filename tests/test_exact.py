@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from theory._exact import rational, two_prod, two_sum
 
-finite = st.floats(-1e150, 1e150, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+from reference import normal_floats
+
+finite = normal_floats(-1e150, 1e150)
 
 
 @given(a=finite, b=finite)

@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -29,7 +29,8 @@ from theory.kramers import mean_first_passage_time  # noqa: E402
 from theory.landscapes import DoubleWell, StyblinskiTang  # noqa: E402
 from theory.quadratic import expected_loss, expected_loss_change  # noqa: E402
 from theory.simulators import escape as escape_module  # noqa: E402
-from theory.simulators import _fused, simulate_vgd  # noqa: E402
+from theory.backend import Backend  # noqa: E402
+from theory.simulators import _fused, _rng_kernels, simulate_vgd  # noqa: E402
 from theory.simulators.escape import Langevin, Mixed, SGDDiffusion, extrapolate_dt, simulate_escape  # noqa: E402
 from theory.stats import z_critical  # noqa: E402
 
@@ -56,7 +57,7 @@ def test_normals_have_the_normal_law():
     """KS, the first four moments and the tail beyond the ziggurat's base (r = 3.654) and 4.5:
     seven comparisons (Bonferroni) at ALPHA; the moments' z use their large-n standard errors."""
     n = 2_000_000
-    z = _fused.standard_normal(n, seed=1)
+    z = _rng_kernels.standard_normal(n, seed=1)
     crit = z_critical(ALPHA, 7)
     assert stats.kstest(z, "norm").pvalue > ALPHA / 7
     m = z.mean()
@@ -64,23 +65,96 @@ def test_normals_have_the_normal_law():
     assert abs(z.var() - 1) / math.sqrt(2 / n) <= crit
     assert abs(stats.skew(z)) / math.sqrt(6 / n) <= crit
     assert abs(stats.kurtosis(z)) / math.sqrt(24 / n) <= crit
-    for c in (_fused._ZIG_R, 4.5):
+    for c in (_rng_kernels.ZIG_R, 4.5):
         p = 2 * stats.norm.sf(c)
         assert abs(np.mean(np.abs(z) > c) - p) / math.sqrt(p * (1 - p) / n) <= crit
     # a different seed, a different stream; the same seed, the same numbers whatever the blocking
-    assert not np.array_equal(z[:100], _fused.standard_normal(100, seed=2))
-    assert np.array_equal(_fused.standard_normal(1000, seed=3, per_block=1000),
-                          _fused.standard_normal(1000, seed=3, per_block=1000))
+    assert not np.array_equal(z[:100], _rng_kernels.standard_normal(100, seed=2))
+    assert np.array_equal(_rng_kernels.standard_normal(1000, seed=3, per_block=1000),
+                          _rng_kernels.standard_normal(1000, seed=3, per_block=1000))
 
 
 def test_exponential_and_gamma_laws():
     """KS of Exp(1) (the bridge thresholds) and Gamma(nu/2) (Student-t perturbations): three tests at ALPHA."""
-    assert stats.kstest(_fused.standard_exponential(1_000_000, seed=4), "expon").pvalue > ALPHA / 3
+    assert stats.kstest(_rng_kernels.standard_exponential(1_000_000, seed=4), "expon").pvalue > ALPHA / 3
     for shape in (1.5, 6.0):
-        g = _fused.standard_gamma(shape, 1_000_000, seed=5)
+        g = _rng_kernels.standard_gamma(shape, 1_000_000, seed=5)
         assert stats.kstest(g, "gamma", args=(shape,)).pvalue > ALPHA / 3
     with pytest.raises(DomainError, match="shape must be"):
-        _fused.standard_gamma(0.5, 10)
+        _rng_kernels.standard_gamma(0.5, 10)
+
+
+def test_fused_reexports_the_generator():
+    """The kernels' module keeps the generator's public names (one stream, one implementation)."""
+    for name in ("BLOCK", "block_states", "standard_normal", "standard_exponential", "standard_gamma", "set_threads"):
+        assert getattr(_fused, name) is getattr(_rng_kernels, name)
+
+
+# ------------------------------------------------------------ escape: the kernel's steps
+
+@settings(deadline=None)  # the first example compiles the kernel
+@given(d0=st.floats(-4.0, 4.0), d1=st.floats(-4.0, 4.0), var=st.floats(0.01, 4.0), m=st.sampled_from([0.0, 1.0]))
+def test_survival_factor_is_one_minus_the_bridge_probability(d0, d1, var, m):
+    """_survive(S, ...) = S (1 - p), p = exp(-2 d0 d1 / var) for a step inside the plane, 0 for a step that
+    crosses (or touches) it, S when p < exp(Q_MIN) (dropped). Distances d = sign (x - offset)."""
+    offset, sign = 0.5, -1.0
+    x, xn = offset + sign * d0, offset + sign * d1
+    sc = -2.0 / var
+    other = -2.0 / (2.0 * var)
+    sc_out, sc_in = (other, sc) if m else (sc, other)
+    got = _fused._survive(0.75, x, xn, m, sign, offset, sc_out, sc_in - sc_out, sc_in, True)
+    d0, d1 = sign * (x - offset), sign * (xn - offset)  # the distances as the kernel sees them
+    q = -2.0 * d0 * d1 / var
+    if not q < 0.0:
+        assert got == 0.0
+    elif q <= _fused.Q_MIN * (1 + 1e-12):
+        assert got == 0.75
+    elif q > _fused.Q_MIN * (1 - 1e-12):
+        assert got == pytest.approx(0.75 * -math.expm1(q), rel=1e-12)
+
+
+def _reference_lanes(n, z, x0, a, c, offset, max_steps=10**6):
+    """The 1-D kernel's schedule, written out for n <= 4 walkers without the bridge: the four lanes step in
+    turn (one normal each) until a lane's walker crosses, then the unfinished ones, in lane order, run alone."""
+    draws = iter(z)
+
+    def step(y):
+        return y * ((a * y + 0.0) * y + c) + 0.0 + next(draws) * 1.0
+
+    x, t, out = [x0] * n, [0] * n, [None] * n
+    if n == 4:
+        while all(o is None for o in out):
+            for lane in range(4):
+                x[lane] = step(x[lane])
+                t[lane] += 1
+            for lane in range(4):
+                if x[lane] > offset:
+                    out[lane] = t[lane]
+    for lane in range(n):
+        while out[lane] is None:
+            x[lane] = step(x[lane])
+            t[lane] += 1
+            if x[lane] > offset:
+                out[lane] = t[lane]
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 3, 4])
+def test_lanes_follow_the_stream_in_turn(n):
+    """A block of n walkers of the Langevin double well (internal units: y = x / sqrt(2 T dt), noise scale 1),
+    no bridge: the exit steps are those of the schedule written out in Python on the block's normals."""
+    temp, dt = 0.3, 0.02
+    scale = math.sqrt(2 * temp * dt)
+    a, c, x0 = -dt * scale**2, 1.0 + dt, -1.0 / scale
+    states = _rng_kernels.block_states(np.random.SeedSequence(5), 1)
+    z = _rng_kernels.standard_normal(50_000, seed=np.random.SeedSequence(5))  # block 0's stream, in order
+    out = np.full(n, -2, dtype=np.int64)
+    s0, s1, s2, s3 = states[0]
+    bad = _fused._walk_1d(0, n, s0, s1, s2, s3, a, 0.0, c, 0.0, 0, 1.0, 1.0, -math.inf, math.inf, 0.0, 0.0, 0.0,
+                          0.0, 0.0, 1.0, 0.0, 0.0, False, -1.0, -1.0, x0, 10**6, out)
+    assert not bad
+    assert out.tolist() == _reference_lanes(n, z, x0, a, c, 0.0)
+    assert out.sum() > 10 * n  # the walks are long enough to mean something
 
 
 # ------------------------------------------------------------ escape: exact MFPT and the NumPy engine
@@ -331,7 +405,7 @@ def test_refusals(monkeypatch):
     with pytest.raises(DomainError, match="exit='valley'"):
         simulate_escape(DW, Langevin(0.3, 0.02), n_walkers=10, exit="valley", engine="numba")
     with pytest.raises(DomainError, match="^engine='numba' runs on the CPU"):
-        class _Fake(escape_module.Backend):
+        class _Fake(Backend):
             name = "fake-gpu"
 
             def __init__(self):

@@ -332,7 +332,7 @@ def test_bad_input_names_the_parameter():
         (lambda: minibatch_noise(pr, w, 21, 10), "batch_size"),
         (lambda: minibatch_noise(pr, w, 0, 10), "batch_size"),
         (lambda: minibatch_noise(pr, w, 5, 1), "n_batches"),
-        (lambda: minibatch_noise(pr, np.ones(3), 5, 10), "theta"),
+        (lambda: minibatch_noise(pr, np.ones(3), 5, 10), "w"),
         (lambda: least_squares_problem(1, SPEC), "n_data"),
         (lambda: least_squares_problem(10, [1.0, -1.0]), "spectrum"),
         (lambda: least_squares_problem(10, SPEC, noise=-1.0), "noise"),
@@ -377,3 +377,16 @@ def test_noise_has_the_right_shape_and_zero_mean_structure(n, b, replace, seed):
     lo, hi = (g - g.mean(axis=0)).min(axis=0), (g - g.mean(axis=0)).max(axis=0)
     assert np.all(res.samples >= lo - 1e-12) and np.all(res.samples <= hi + 1e-12)
     assert np.all(np.linalg.eigvalsh(res.theory_covariance) >= -1e-12)
+
+
+def test_a_model_without_per_sample_gradients_is_refused_by_name():
+    class LossAndGradientOnly:  # the minimal protocol only
+        def __init__(self, model):
+            self.n_params, self.n_data = model.n_params, model.n_data
+            self.loss, self.gradient, self.hvp = model.loss, model.gradient, model.hvp
+
+    pr = least_squares_problem(30, SPEC, seed=1)
+    with pytest.raises(TypeError, match="'per_sample_gradients'.*minibatch_noise"):
+        minibatch_noise(LossAndGradientOnly(pr.model), pr.w_star, 5, 10)
+    with pytest.raises(TypeError, match="'per_sample_gradients'.*gaussianity_scan"):
+        gaussianity_scan(LossAndGradientOnly(pr.model), pr.w_star, [2], 100)

@@ -1,15 +1,20 @@
-"""Validation messages, random streams, array backends."""
+"""Validation messages, random streams, array backends, the progress bar."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import io
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from theory import DomainError
 from theory import _validate as v
+from theory._progress import Progress
 from theory.backend import available_backends, get_backend
 from theory.rng import blocks, derive, seed_sequence
 
@@ -101,3 +106,75 @@ def test_importing_the_package_does_not_import_cupy_sympy_or_matplotlib():
             "print([m for m in ('cupy', 'sympy', 'matplotlib') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- progress bar
+
+def _last_frame(text: str) -> str:
+    """What a terminal shows last: the text after the final carriage return."""
+    return text.rstrip("\n").rsplit("\r", 1)[-1]
+
+
+@given(st.integers(1, 30), st.data())
+def test_progress_counts_and_draws_on_tqdm(total, data):
+    n_done = data.draw(st.integers(0, total))
+    stream = io.StringIO()
+    bar = Progress(total, stream=stream)
+    for i in range(n_done):
+        bar.step(f"item-{i}")
+        bar.advance()
+    assert bar.done == n_done
+    bar.close()
+    last = _last_frame(stream.getvalue())
+    assert f"{n_done}/{total}" in last and f"{100 * n_done / total:3.0f}%" in last
+    if n_done:
+        assert f"item-{n_done - 1}" in last
+    assert stream.getvalue().endswith("\n")  # the finished bar keeps its line
+
+
+def test_progress_writes_to_stderr_only_and_nothing_when_disabled(capsys):
+    bar = Progress(2)
+    bar.step("first")
+    bar.advance()
+    bar.close()
+    out, err = capsys.readouterr()
+    assert out == "" and "1/2" in err and "first" in err
+
+    bar = Progress(2, enabled=False)
+    bar.step("first")
+    bar.advance()
+    bar.done = 2
+    bar.close()
+    assert bar.done == 2  # still counts, so callers may read it
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_resumes_part_way():
+    stream = io.StringIO()
+    bar = Progress(5, stream=stream)
+    bar.done = 3  # rows loaded from a results file
+    bar.step("next")
+    bar.advance()
+    bar.close()
+    assert bar.done == 4 and "4/5" in _last_frame(stream.getvalue())
+
+
+def test_cli_progress_goes_to_stderr_and_no_progress_silences_it(capsys):
+    from theory import checks
+    from theory.cli import main
+
+    names = [c.name for c in checks.select(only="expected_loss_change")]
+    args = ["verify", "--only", "expected_loss_change", "--seed", "3"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert names and all(name in err for name in names)
+    assert f"{len(names)}/{len(names)}" in _last_frame(err)
+    assert "\r" not in out and "checks passed" in out
+    assert main([*args, "--no-progress"]) == 0
+    out_quiet, err_quiet = capsys.readouterr()
+    assert err_quiet == ""
+
+    def untimed(text):
+        return [line for line in text.splitlines() if "checks passed in" not in line]
+
+    assert untimed(out_quiet) == untimed(out)  # the bar changes nothing on stdout

@@ -25,6 +25,10 @@ from theory.kramers import (
 )
 from theory.landscapes import DoubleWell
 
+# local names kept where a test uses them: hypothesis derives its examples from the test's source
+from reference import mp_mfpt, mp_variable_diffusion_mfpt
+from reference import mp_ou_mfpt as ou_reference
+
 QUARTIC = DoubleWell()  # U = x^4/4 - x^2/2 + 1/4: H_a = 2, H_b = -1, barrier 1/4
 
 
@@ -35,19 +39,6 @@ def quiet(f, *a, **k):
 
 
 # ------------------------------------------------------------------ exact MFPT
-
-def ou_reference(k, temperature, x0, x1, dps=40):
-    """MFPT of dx = -k x dt + sqrt(2T) dW from x0 to x1 > x0: the inner integral is an erf."""
-    with mp.workdps(dps):
-        k, t = mp.mpf(k), mp.mpf(temperature)
-
-        def outer(y):
-            inner = mp.sqrt(mp.pi * t / (2 * k)) * mp.erfc(-y * mp.sqrt(k / (2 * t)))
-            return mp.exp(k * y**2 / (2 * t)) * inner
-
-        pts = [mp.mpf(x0)] + ([mp.mpf(0)] if x0 < 0 < x1 else []) + [mp.mpf(x1)]
-        return mp.quad(outer, pts) / t
-
 
 @pytest.mark.parametrize("barrier", [0.5, 5.0, 50.0, 200.0, 500.0, 650.0])
 def test_ou_mfpt_matches_mpmath_up_to_huge_barriers(barrier):
@@ -74,12 +65,12 @@ def test_ou_mfpt_random_parameters(k, t, x0, dx):
 
 
 def printed(text: str):
-    """A value printed in the notes, with half a unit of its last digit as tolerance."""
+    """A printed reference value, with half a unit of its last digit as tolerance."""
     decimals = len(text.split(".")[1]) if "." in text else 0
     return pytest.approx(float(text), abs=0.5 * 10.0**-decimals)
 
 
-def test_double_well_table_from_the_notes():
+def test_double_well_reference_table():
     table = {0.1: ("30.821302", "66.268626"), 0.05: ("361.90376", "729.67069"),
              0.025: ("51050.703", "102108.37")}
     for d, (to_saddle, to_minimum) in table.items():
@@ -89,30 +80,8 @@ def test_double_well_table_from_the_notes():
 
 @pytest.mark.slow
 def test_double_well_against_nested_mpmath():
-    d = mp.mpf("0.1")
-    u = lambda x: x**4 / 4 - x**2 / 2  # noqa: E731
-    with mp.workdps(20):
-        inner = lambda y: mp.quad(lambda z: mp.exp(-(u(z) + mp.mpf(1) / 4) / d),  # noqa: E731
-                                  [-mp.inf, -1, y] if y > -1 else [-mp.inf, y])
-        ref = mp.quad(lambda y: mp.exp((u(y) + mp.mpf(1) / 4) / d) * inner(y), [-1, 0]) / d
+    ref = mp_mfpt(lambda x: x**4 / 4 - x**2 / 2, -1.0, 0.0, 0.1, dps=20)  # enough for 1e-12; nested quadrature is slow
     assert mean_first_passage_time(QUARTIC, -1.0, 0.0, 0.1).value == pytest.approx(float(ref), rel=1e-12)
-
-
-def variable_d_reference(temperature, x1, convention):
-    """U = x^2/2, D = T (1 + x^2/4): Phi = (2/T) log(1 + x^2/4), so both weights are powers of 1 + x^2/4."""
-    with mp.workdps(30):
-        t = mp.mpf(temperature)
-        p = 2 / t
-        # int_{-inf}^{y} (1 + z^2/4)^(-q) dz = 2 [u 2F1(1/2, q; 3/2; -u^2)]_{-inf}^{u = y/2}
-        def inner(y, q):
-            full = 2 * mp.sqrt(mp.pi) * mp.gamma(q - mp.mpf(1) / 2) / mp.gamma(q)
-            u = y / 2
-            return full / 2 + 2 * u * mp.hyp2f1(mp.mpf(1) / 2, q, mp.mpf(3) / 2, -u * u)
-        if convention == "ito":  # w_out = psi, w_in = 1/(D psi)
-            f = lambda y: (1 + y * y / 4) ** p * inner(y, p + 1) / t  # noqa: E731
-        else:  # w_out = psi / D, w_in = 1/psi
-            f = lambda y: (1 + y * y / 4) ** (p - 1) / t * inner(y, p)  # noqa: E731
-        return mp.quad(f, [0, mp.mpf(x1)])
 
 
 @pytest.mark.parametrize("convention", ["ito", "hanggi"])
@@ -120,7 +89,7 @@ def variable_d_reference(temperature, x1, convention):
 def test_position_dependent_diffusion_in_both_conventions(convention, temperature):
     res = mean_first_passage_time(lambda x: 0.5 * x * x, 0.0, 2.0, temperature, lambda x: 1 + x * x / 4,
                                   gradient=lambda x: x, convention=convention, require_barrier=False)
-    ref = variable_d_reference(temperature, 2.0, convention)
+    ref = mp_variable_diffusion_mfpt(temperature, 2.0, convention)
     assert res.value == pytest.approx(float(ref), rel=1e-12)
 
 
@@ -190,7 +159,7 @@ def test_validity_map_is_current():
 
 def test_sgd_formula_is_the_limit_of_the_exact_piecewise_model():
     """SGD's D = (lr/2B) H_a below L(a) + s dL and (lr/2B)|H_b| above, Haenggi-Klimontovich:
-    the exact MFPT over the formula tends to 1 like 1/B; the Ito form has another prefactor."""
+    the exact MFPT over the formula tends to 1 like 1/B; the Ito form (the default) has another prefactor."""
     lr, s = 0.1, 0.5
     x_switch = -np.sqrt(1 - np.sqrt(s))  # U(x) - U(-1) = s/4 on the climb
     profile = lambda x: np.where(x < x_switch, 2.0, 1.0)  # noqa: E731
@@ -198,15 +167,30 @@ def test_sgd_formula_is_the_limit_of_the_exact_piecewise_model():
     for b in (8, 16, 32, 64):
         exact = mean_first_passage_time(QUARTIC, -1.0, 1.0, lr / (2 * b), profile, convention="hanggi",
                                         points=[x_switch]).value
-        ratio.append(exact / sgd_escape_time(0.25, 2.0, -1.0, lr, b, s) - 1)
+        ratio.append(exact / sgd_escape_time(0.25, 2.0, -1.0, lr, b, s, convention="hanggi") - 1)
     ratio = np.array(ratio)
     assert np.all(ratio > 0) and np.allclose(ratio[1:] / ratio[:-1], 0.5, atol=0.05)
     ito = mean_first_passage_time(QUARTIC, -1.0, 1.0, lr / 128, profile, convention="ito", points=[x_switch]).value
     # Ito's prefactor is 2 pi sqrt(D_b/D_a)/sqrt(H_a|H_b|) = 2 pi / H_a: half the HK one here
-    assert ito / sgd_escape_time(0.25, 2.0, -1.0, lr, 64, s) == pytest.approx(0.5, rel=0.02)
+    assert ito / sgd_escape_time(0.25, 2.0, -1.0, lr, 64, s, convention="hanggi") == pytest.approx(0.5, rel=0.02)
     assert ito / sgd_escape_time(0.25, 2.0, -1.0, lr, 64, s, convention="ito") == pytest.approx(1.0, rel=0.02)
-    assert sgd_escape_time(0.25, 2.0, -1.0, lr, 64, s) / sgd_escape_time(0.25, 2.0, -1.0, lr, 64, s,
-                                                                       convention="ito") == pytest.approx(2.0)
+    assert sgd_escape_time(0.25, 2.0, -1.0, lr, 64, s, convention="hanggi") / sgd_escape_time(
+        0.25, 2.0, -1.0, lr, 64, s, convention="ito") == pytest.approx(2.0)
+
+
+def test_every_convention_defaults_to_ito():
+    # an SGD step draws its noise at the pre-step point: the Euler-Maruyama scheme of the Ito SDE
+    import inspect
+
+    from theory import kramers
+    for f in (kramers.escape_time_1d, kramers.sgd_escape_time, kramers.mixed_escape_time,
+              kramers.mean_first_passage_time):
+        assert inspect.signature(f).parameters["convention"].default == "ito", f.__name__
+    lr, s = 0.1, 0.5
+    assert sgd_escape_time(0.25, 2.0, -1.0, lr, 64, s) == sgd_escape_time(0.25, 2.0, -1.0, lr, 64, s, convention="ito")
+    assert escape_time_1d(0.25, 2.0, -1.0, 0.02, 0.01) == escape_time_1d(0.25, 2.0, -1.0, 0.02, 0.01, convention="ito")
+    assert mixed_escape_time(0.25, 2.0, -1.0, 0.002, 0.01, 4) == mixed_escape_time(0.25, 2.0, -1.0, 0.002, 0.01, 4,
+                                                                                   convention="ito")
 
 
 def test_sgd_trends_are_linear_in_b_inverse_lr_and_inverse_k():

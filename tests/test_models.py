@@ -1,4 +1,4 @@
-"""theory.hessian_models: the LossModel interface (minibatches, exact HVPs, Fisher), ScalarProduct, SoftmaxAttention."""
+"""theory.hessian_models: the model protocol (minimal and optional parts), ScalarProduct, SoftmaxAttention, MLP."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from theory import DomainError
-from theory.hessian_models import (HVP_STEP, LinearLeastSquares, LogisticRegression, LossModel, ScalarProduct,
-                                   SoftmaxAttention, TwoLayerNetwork, synthetic_attention_task, synthetic_regression,
-                                   train_test_split)
+from theory.hessian_models import (HVP_STEP, LinearLeastSquares, LogisticRegression, LossModel, MinimalLossModel,
+                                   ScalarProduct, SoftmaxAttention, TwoLayerNetwork, synthetic_attention_task,
+                                   synthetic_regression, train_test_split, trained_spectrum)
+from theory.networks import MLPLandscape
 from theory.sharpness import top_eigenvalue
 
 
@@ -25,12 +26,13 @@ def _models():
         "attention": SoftmaxAttention(xa, ya, 3),
         "least_squares": LinearLeastSquares(x, y[:, 0]),
         "logistic": LogisticRegression(x, (y[:, 0] > 0).astype(float), l2=0.1),
+        "mlp": MLPLandscape(x, y[:, 0], n_hidden=3, weight_decay=0.05),
     }
 
 
 MODELS = _models()
 # models whose gradient code is complex-analytic (the complex step of the loss gives the exact gradient)
-ANALYTIC = ["scalar", "network", "attention", "least_squares"]
+ANALYTIC = ["scalar", "network", "attention", "least_squares", "mlp"]
 
 
 def _theta(model, seed=1):
@@ -141,7 +143,7 @@ def test_minibatch_gradient_loss_and_hvp_are_means_over_the_batch(name):
     assert np.allclose(m.gradient(theta, np.int64(5)), rows[5], rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name", ["network", "attention", "logistic"])
+@pytest.mark.parametrize("name", ["network", "attention", "logistic", "mlp"])
 def test_fisher_is_the_uncentred_second_moment_of_per_sample_gradients(name):
     m = MODELS[name]
     theta = _theta(m)
@@ -342,3 +344,55 @@ def test_scalar_product_gradient_flow_sharpness_and_gd_at_the_edge_of_stability(
             th = th - lr * m1._grad(th, None)
         assert m1.loss(th) < 1e-20
         assert low < np.linalg.eigvalsh(m1.hessian(th))[-1] < 2 / lr
+
+
+# ---------------------------------------------------------------- the protocol's minimal part
+
+class QuadraticOnly:
+    """A user-written model with only the minimal part, not subclassing anything:
+    L = 1/(2N) sum_i (x_i . theta - y_i)^2, written out by hand."""
+
+    def __init__(self, x, y):
+        self.x, self.y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        self.n_params, self.n_data = self.x.shape[1], self.x.shape[0]
+
+    def _rows(self, batch):
+        return (self.x, self.y) if batch is None else (self.x[batch], self.y[batch])
+
+    def loss(self, theta, batch=None):
+        x, y = self._rows(batch)
+        r = x @ theta - y
+        return 0.5 * float(np.mean(r * r))
+
+    def gradient(self, theta, batch=None):
+        x, y = self._rows(batch)
+        return x.T @ (x @ theta - y) / x.shape[0]
+
+    def hvp(self, theta, vec, batch=None):
+        x, _ = self._rows(batch)
+        return x.T @ (x @ vec) / x.shape[0]
+
+
+def _quadratic_pair(seed=0):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(20, 4)), rng.normal(size=20)
+    return QuadraticOnly(x, y), LinearLeastSquares(x, y)
+
+
+def test_every_model_satisfies_the_minimal_protocol_and_a_plain_class_does_too():
+    for m in MODELS.values():
+        assert isinstance(m, MinimalLossModel) and isinstance(m, LossModel)
+    plain, _ = _quadratic_pair()
+    assert isinstance(plain, MinimalLossModel) and not isinstance(plain, LossModel)
+    assert not isinstance(object(), MinimalLossModel)
+
+
+def test_trained_spectrum_assembles_the_hessian_from_hvps_without_a_hessian_method():
+    plain, full = _quadratic_pair(1)
+    theta0 = np.ones(4)
+    a, b = trained_spectrum(plain, theta0), trained_spectrum(full, theta0)
+    np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-12)
+    np.testing.assert_allclose(a.eigenvalues, np.linalg.eigvalsh(full.hessian()), rtol=1e-12)
+    assert a.gauss_newton_eigenvalues is None
+    with pytest.raises(TypeError, match="'initial'.*theta0"):
+        trained_spectrum(plain)

@@ -1,4 +1,4 @@
-"""The notebooks: paired with their jupytext .py twin, stored without outputs, and executable."""
+"""The notebooks: paired with their jupytext .py twin, stored without outputs, executable, and in the docs."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def _cells(nb):
 
 def test_notebooks_exist():
     assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}"
+
+
+def test_every_notebook_is_a_page_of_the_documentation():
+    """docs/conf.py copies notebooks/*.ipynb to docs/notebooks/; the front page's toctree must list each."""
+    index = (NOTEBOOK_DIR.parent / "docs" / "index.md").read_text(encoding="utf-8")
+    toctree = index[index.index(":caption: Notebooks"):]
+    listed = {line.strip() for line in toctree[:toctree.index("```")].splitlines()}
+    assert listed >= {f"notebooks/{p.stem}" for p in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))

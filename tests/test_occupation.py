@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import integrate
 
 from theory import DomainError
 from theory.landscapes import DoubleWell
 from theory.simulators.occupation import simulate_occupation
 from theory.stats import z_critical
 
+from reference import quad_boltzmann_left
+
 ALPHA = 1e-6  # per test
-
-
-def boltzmann_left(well, temperature):
-    """Stationary probability of the left basin, exp(-U/T) integrated on each side of the saddle."""
-    saddle = well.saddles()[0].x[0]
-    f = lambda x: np.exp(-(well.potential(x) - well.minima()[0].value) / temperature)  # noqa: E731
-    left = integrate.quad(f, -np.inf, saddle, epsabs=0, epsrel=1e-12)[0]
-    right = integrate.quad(f, saddle, np.inf, epsabs=0, epsrel=1e-12)[0]
-    return left / (left + right)
 
 
 def test_occupation_matches_the_boltzmann_distribution():
@@ -34,7 +26,7 @@ def test_occupation_matches_the_boltzmann_distribution():
     coarse = simulate_occupation(well, temperature=t, dt=0.01, t_total=400.0, burn_in=50.0, n_walkers=300, seed=4)
     estimate = 2 * float(left.value) - float(coarse.probability(0).value)
     se = np.hypot(2 * float(left.stderr), float(coarse.probability(0).stderr))
-    assert abs(estimate - boltzmann_left(well, t)) <= z_critical(ALPHA) * se
+    assert abs(estimate - quad_boltzmann_left(well, t)) <= z_critical(ALPHA) * se
     assert np.allclose(run.fractions.sum(axis=1), 1.0)
 
 

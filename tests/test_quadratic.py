@@ -19,27 +19,12 @@ from theory.quadratic import (
 )
 from theory.vgd import vgd_threshold
 
+# local names kept where a test uses them: hypothesis derives its examples from the test's source
+from reference import assert_ulp
+from reference import mp_expected_loss_change as mp_change
+from reference import ulp_error as rel_ulps
+
 EPS = np.finfo(float).eps
-
-
-def mp_change(lam, g, lr, sigma, ns, dof=np.inf):
-    """The per-direction expected change from the unsimplified form, at 1200 digits
-    (enough that (1 - lr*lam)^2 - 1 keeps its digits for lr*lam down to 1e-1000)."""
-    with mp.workdps(1200):
-        lam, g, lr, sigma = (mp.mpf(x) for x in (lam, g, lr, sigma))
-        var = sigma**2 * (1 if dof == np.inf else mp.mpf(dof) / (mp.mpf(dof) - 2))
-        m = g / lam
-        return lam / 2 * (((1 - lr * lam) ** 2 - 1) * m**2 + lr**2 * lam**2 * var / ns)
-
-
-def rel_ulps(got, exact):
-    """|got - exact| in ulps of the correctly rounded value (absolute spacing 5e-324 for subnormals)."""
-    ref = float(exact)
-    if ref == 0 and exact == 0:
-        return 0.0 if got == 0 else np.inf
-    if np.isinf(ref):  # the exact value overflows float64: inf of its sign is the correct rounding
-        return 0.0 if got == ref else np.inf
-    return float(abs(mp.mpf(got) - exact) / mp.mpf(np.spacing(abs(ref))))
 
 
 # ------------------------------------------------------- expected change
@@ -49,7 +34,7 @@ def rel_ulps(got, exact):
        sigma=st.floats(0, 1e3), ns=st.integers(1, 1000), dof=st.one_of(st.just(np.inf), st.floats(2.1, 1e3)))
 def test_expected_change_is_correctly_rounded(lam, g, lr, sigma, ns, dof):
     got = expected_loss_change(lam, g, lr, sigma, ns, dof=dof)
-    assert rel_ulps(got, mp_change(lam, g, lr, sigma, ns, dof)) <= 1.0
+    assert rel_ulps(got, mp_change(lam, g, lr, sigma, ns)) <= 1.0  # sigma is the standard deviation for every dof
 
 
 def test_expected_change_near_the_threshold_keeps_full_relative_accuracy():
@@ -61,7 +46,7 @@ def test_expected_change_near_the_threshold_keeps_full_relative_accuracy():
     lams = star * (1 + rng.uniform(-1e-14, 1e-14, 300))
     got = expected_loss_change(lams, g, lr, sigma, ns)
     exact = [mp_change(x, g, lr, sigma, ns) for x in lams]
-    assert max(rel_ulps(a, b) for a, b in zip(got, exact)) <= 1.0
+    assert_ulp(got, exact, 1.0, inputs={"lam": lams})
     assert all(np.sign(a) == mp.sign(b) for a, b in zip(got, exact))
     naive = lr / 2 * (g * g * (lr * lams - 2) + lr * lams**3 * sigma**2 / ns)
     assert max(rel_ulps(a, b) for a, b in zip(naive, exact)) > 1e3  # what exactness buys
@@ -94,9 +79,33 @@ def test_gd_case_and_limits():
     assert expected_loss_change(2.0, 1.0, 0.1, np.inf) == np.inf
     assert expected_loss_change(-2.0, 1.0, 0.1, np.inf) == -np.inf
     assert expected_loss_change(0.0, 0.0, 0.1, np.inf) == 0.0
-    # dof -> inf is the Gaussian
-    assert expected_loss_change(5.0, 1.0, 0.1, 0.3, 2, dof=1e12) == pytest.approx(
-        expected_loss_change(5.0, 1.0, 0.1, 0.3, 2), rel=1e-10)
+    # at equal sigma (a standard deviation) every dof gives the Gaussian result
+    assert expected_loss_change(5.0, 1.0, 0.1, 0.3, 2, dof=1e12) == expected_loss_change(5.0, 1.0, 0.1, 0.3, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lam=st.floats(-1e3, 1e3), g=st.floats(-1e3, 1e3), lr=st.floats(1e-3, 1.0), sigma=st.floats(0, 10),
+       ns=st.integers(1, 100), steps=st.integers(0, 50), dof=st.floats(2.0, 1e6, exclude_min=True))
+def test_student_t_at_equal_sigma_is_the_gaussian_bit_for_bit(lam, g, lr, sigma, ns, steps, dof):
+    g = 0.0 if lam == 0 else g
+    assert expected_loss_change(lam, g, lr, sigma, ns, dof=dof) == expected_loss_change(lam, g, lr, sigma, ns)
+    mu = 0.0 if lam == 0 else g / lam
+    a, b = expected_loss(lam, mu, lr, steps, sigma, ns, dof=dof), expected_loss(lam, mu, lr, steps, sigma, ns)
+    assert a == b or (np.isnan(a) and np.isnan(b))
+    if 0 <= lam < 1.9 / lr:
+        assert stationary_loss(lam, lr, sigma, ns, dof=dof) == stationary_loss(lam, lr, sigma, ns)
+
+
+def test_student_t_new_sigma_is_the_old_scale_times_the_variance_ratio():
+    # Formerly sigma was the Student-t scale s, of variance s^2 nu / (nu - 2); now sigma is the standard
+    # deviation, so new(sigma, nu) = old(sigma sqrt((nu - 2) / nu), nu). At nu = 9/4 the ratio is 1/9 and the
+    # scales 1/4, 1/2, 1 of sigma = 3/4, 3/2, 3 are exact: the new value is the old one correctly rounded.
+    lam, g, lr, ns, dof = np.array([0.5, 5.0, 12.0, 19.0]), np.array([0.3, 1.0, -0.4, 0.2]), 0.1, 4, 2.25
+    for sigma, scale in ((0.75, 0.25), (1.5, 0.5), (3.0, 1.0)):
+        old_sd = mp.mpf(scale) * mp.sqrt(mp.mpf(dof) / (mp.mpf(dof) - 2))  # the old effective sigma, exactly
+        old = [mp_change(x, y, lr, old_sd, ns) for x, y in zip(lam, g)]
+        assert_ulp(expected_loss_change(lam, g, lr, sigma, ns, dof=dof), old, 1.0, inputs={"lam": lam})
+    assert expected_loss_change(lam, g, lr, 0.05, ns, dof=np.array([[3.0], [np.inf]])).shape == (2, 4)
 
 
 # ------------------------------------------------------- full-matrix form
@@ -113,7 +122,7 @@ def test_matrix_form_agrees_with_the_formula_without_diagonalisation(seed, sigma
     q, m = random_problem(seed)
     lr = 0.7 / np.linalg.eigvalsh(q).max()
     res = analyse_step(q, m, lr, sigma, ns, dof=dof)
-    var = sigma**2 * (dof / (dof - 2) if np.isfinite(dof) else 1.0)
+    var = sigma**2  # the perturbation's variance, for every dof
     q2 = q @ q
     total = 0.5 * m @ (lr**2 * q2 @ q - 2 * lr * q2) @ m + lr**2 * var * np.trace(q2 @ q) / (2 * ns)
     assert res.total_change == pytest.approx(total, rel=1e-12, abs=1e-14)
@@ -177,7 +186,7 @@ def test_expected_loss_steps_and_limits():
 
 def test_stationary_loss():
     assert stationary_loss(5.0, 0.1, 0.2, 4) == pytest.approx(0.1 * 25 * 0.04 / (2 * 4 * 1.5), rel=EPS)
-    assert stationary_loss(5.0, 0.1, 0.2, 4, dof=4.0) == pytest.approx(2 * stationary_loss(5.0, 0.1, 0.2, 4), rel=EPS)
+    assert stationary_loss(5.0, 0.1, 0.2, 4, dof=4.0) == stationary_loss(5.0, 0.1, 0.2, 4)  # sigma: the sd
     assert stationary_loss(0.0, 0.1, 0.2) == 0.0
     with pytest.raises(DomainError, match="eigvals must be in \\[0, 2/lr\\)"):
         stationary_loss(16.0, 0.125, 0.1)

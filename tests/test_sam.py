@@ -27,33 +27,10 @@ from theory.sam import (
     usam_update,
 )
 
+from reference import assert_ulp, mp_sam_edge, ulp_error
+
 EPS = np.finfo(float).eps
 ULP_BOUND = 3.0  # the documented accuracy of the thresholds
-
-
-def mp_edge(lr, rho, grad_norm=1.0):
-    """The SAM-edge in the form Long & Bartlett state it, (|g|/(2 rho)) (sqrt(1 + 8 rho/(lr |g|)) - 1).
-
-    The subtraction cancels for small rho/(lr |g|); the working precision is
-    raised by the number of digits it loses.
-    """
-    lr, rho, g = mp.mpf(lr), mp.mpf(rho), mp.mpf(grad_norm)
-    if rho == 0:
-        return 2 / lr
-    with mp.workdps(20):
-        x = rho / (lr * g)
-        lost = max(0, int(-mp.log10(x))) if x < 1 else 0
-    with mp.workdps(50 + lost):
-        x = rho / (lr * g)
-        return (g / (2 * rho)) * (mp.sqrt(1 + 8 * x) - 1)
-
-
-def ulp_error(got: float, exact) -> float:
-    ref = float(exact)
-    spacing = np.spacing(abs(ref)) if ref != 0 else 5e-324
-    if np.isinf(ref):
-        return 0.0 if got == ref else np.inf
-    return float(abs(mp.mpf(got) - exact) / mp.mpf(spacing))
 
 
 # ---------------------------------------------------------------- accuracy
@@ -63,7 +40,7 @@ def test_spot_values():
     assert usam_threshold(0.5, 0.5) == 2.0            # lam (1 + lam/2) = 4
     assert sam_threshold(0.5, 1.0, 2.0) == 2.0        # rho/|g| = 1/2
     assert usam_threshold(1.0, 1.0) == 1.0            # lam (1 + lam) = 2
-    assert usam_threshold(2.0, 3.0) == pytest.approx(float(mp_edge(2.0, 3.0)), rel=EPS)
+    assert usam_threshold(2.0, 3.0) == pytest.approx(float(mp_sam_edge(2.0, 3.0)), rel=EPS)
 
 
 def test_usam_accuracy_over_the_whole_range():
@@ -74,8 +51,7 @@ def test_usam_accuracy_over_the_whole_range():
     rho = 10.0 ** rng.uniform(-320, 308, n)
     rho[:300] = lr[:300] * 10.0 ** rng.uniform(-3, 3, 300)  # rho/lr of order one: the curved part
     got = usam_threshold(lr, rho)
-    errors = np.array([ulp_error(g, mp_edge(a, b)) for a, b, g in zip(lr, rho, got)])
-    assert errors.max() <= ULP_BOUND, (errors.max(), lr[errors.argmax()], rho[errors.argmax()])
+    assert_ulp(got, [mp_sam_edge(a, b) for a, b in zip(lr, rho)], ULP_BOUND, inputs={"lr": lr, "rho": rho})
 
 
 def test_sam_accuracy_over_the_whole_range():
@@ -89,8 +65,8 @@ def test_sam_accuracy_over_the_whole_range():
     log_g = np.log10(rho[:300]) - np.log10(lr[:300]) + rng.uniform(-3, 3, 300)
     g[:300] = 10.0 ** np.clip(log_g, -320, 307)
     got = sam_threshold(lr, rho, g)
-    errors = np.array([ulp_error(a, mp_edge(b, c, d)) for a, b, c, d in zip(got, lr, rho, g)])
-    assert errors.max() <= ULP_BOUND, (errors.max(), errors.argmax())
+    assert_ulp(got, [mp_sam_edge(a, b, c) for a, b, c in zip(lr, rho, g)], ULP_BOUND,
+               inputs={"lr": lr, "rho": rho, "grad_norm": g})
 
 
 @pytest.mark.parametrize("lr, rho, g", [
@@ -105,9 +81,9 @@ def test_sam_accuracy_over_the_whole_range():
     (2.0, 0.5, 1.7e308),
 ])
 def test_extremes(lr, rho, g):
-    assert ulp_error(sam_threshold(lr, rho, g), mp_edge(lr, rho, g)) <= ULP_BOUND
+    assert ulp_error(sam_threshold(lr, rho, g), mp_sam_edge(lr, rho, g)) <= ULP_BOUND
     if g == 1.0:
-        assert ulp_error(usam_threshold(lr, rho), mp_edge(lr, rho)) <= ULP_BOUND
+        assert ulp_error(usam_threshold(lr, rho), mp_sam_edge(lr, rho)) <= ULP_BOUND
 
 
 def test_naive_forms_fail_where_the_implementation_does_not():

@@ -112,6 +112,11 @@ def test_same_numbers_with_worker_processes():
         _same(base, simulate_vgd(LAM, G / LAM, chunk_runs=1024, executor=ex, **KW))
 
 
+def test_default_seed_is_zero():
+    kw = {k: v for k, v in KW.items() if k != "seed"}
+    _same(simulate_vgd(LAM, G / LAM, **kw), simulate_vgd(LAM, G / LAM, **kw, seed=0))
+
+
 def test_different_seeds_differ_and_entropy_reproduces():
     a = simulate_vgd(LAM, G / LAM, **{**KW, "seed": None})
     b = simulate_vgd(LAM, G / LAM, **{**KW, "seed": a.entropy})

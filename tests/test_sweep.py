@@ -24,7 +24,7 @@ from theory.sweep import SweepConfigError, SweepTable, grid_points, process_pool
 # a real simulator of the package; a partial of a module-level function pickles (by reference) everywhere
 FUNC = functools.partial(simulate_batch_hessian_top, [3.0], n_params=40, noise_scale=1.0, n_matrices=12)
 GRID = {"batch_size": [2, 4, 8], "n_data": [100, 1000]}
-CHECK = "vgd.expected_loss_change"  # a quick check whose simulator takes the executor
+CHECK = "stability.expected_loss_change"  # a quick check whose simulator takes the executor
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_use_executor_reaches_sweeps_and_default_executor(serial):
 def test_progress_bar(capsys):
     sweep(FUNC, {"batch_size": [2, 4], "n_data": [100]}, seed=7)
     err = capsys.readouterr().err
-    assert "2/2 batch_size=4, n_data=100" in err
+    assert "2/2" in err and "batch_size=4, n_data=100" in err  # the count and the last point's label
 
 
 # ----------------------------------------------------------------------------- results file, resuming

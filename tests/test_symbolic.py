@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from theory import quadratic, symbolic
 from theory.vgd import perturbation_variance, variational_factor, vgd_threshold
 
+from reference import log_uniform, signed_log_uniform
+
 EPS = np.finfo(float).eps
 DPS = 50
 S = symbolic.symbols()
@@ -33,11 +35,7 @@ def at50(f, *args):
         return f(*(mp.mpf(a) for a in args))
 
 
-def log_uniform(lo, hi):
-    return st.floats(np.log10(lo), np.log10(hi)).map(lambda e: float(10.0**e))
-
-
-signed = st.tuples(st.sampled_from([-1.0, 1.0]), log_uniform(1e-6, 1e3)).map(lambda p: p[0] * p[1])
+signed = signed_log_uniform(1e-6, 1e3)
 lams = log_uniform(1e-3, 1e3)
 lrs = log_uniform(1e-4, 1.0)
 sigmas = log_uniform(1e-4, 1e2)
@@ -102,10 +100,10 @@ def test_closed_form_is_a_root_of_the_cubic():
     assert abs(wrong.subs({S.z: 1, S.lr: sp.Rational(1, 10)}).evalf(30)) > 1
 
 
-def test_closed_form_spot_values_from_the_notes():
+def test_closed_form_spot_values():
     vf = symbolic.variational_factor_closed_form()
     assert abs(vf.subs({S.z: 100, S.lr: sp.Rational(1, 10)}).evalf(60) - sp.Rational(1, 2)) < 1e-55
-    # the notes' value is at the float lr = 0.1 (0.1000000000000000055...), which moves the 18th digit
+    # the reference value is at the float lr = 0.1 (0.1000000000000000055...), which moves the 18th digit
     value = vf.subs({S.z: 1, S.lr: sp.Rational(0.1)}).evalf(40)
     assert abs(value - sp.Float("0.12958520620959297638", 40)) < 1e-20
 
@@ -123,13 +121,15 @@ def test_scaled_cubic_is_the_lambda_cubic_under_lambda_equals_2x_over_lr():
 
 def test_student_t_variance_and_change_are_derived():
     var = symbolic.student_t_variance()
-    assert sp.simplify(var - S.sigma**2 * S.nu / (S.nu - 2)) == 0
+    assert sp.simplify(var - S.scale**2 * S.nu / (S.nu - 2)) == 0
     change = symbolic.student_t_expected_change()
-    # only the variance enters: the Gaussian result with sigma^2 -> var
+    # sigma is the standard deviation: only the variance enters, so the result is the Gaussian one
+    # (this also checks the moment route against sympy.stats.E) and does not depend on nu
     gaussian = symbolic.expected_loss_change()
-    assert sp.simplify(change - gaussian.subs(S.sigma, sp.sqrt(var))) == 0
-    # and the Gaussian is the nu -> inf limit (this also checks the moment route against sympy.stats.E)
-    assert sp.simplify(sp.limit(change, S.nu, sp.oo) - gaussian) == 0
+    assert sp.simplify(change - gaussian) == 0 and not change.has(S.nu)
+    # at the scale s, the standard deviation is sqrt(var): the Gaussian with sigma^2 -> s^2 nu / (nu - 2)
+    assert sp.simplify(gaussian.subs(S.sigma, sp.sqrt(var)).subs(S.scale, S.sigma * sp.sqrt((S.nu - 2) / S.nu))
+                       - change) == 0
 
 
 def test_solved_recursion_satisfies_recursion_and_initial_condition():
@@ -188,7 +188,7 @@ def test_expected_loss_change_near_the_sign_change(mpf, g, lr, sigma, ns, k):
 def test_student_t_change_matches_derivation(mpf, lam, g, lr, sigma, ns, nu):
     got = quadratic.expected_loss_change(lam, g, lr, sigma, ns, dof=nu)
     exact = at50(mpf["student_t_expected_change"], lam, g, lr, sigma, ns, nu)
-    terms = change_terms(lam, g, lr, sigma**2 * nu / (nu - 2), ns)
+    terms = change_terms(lam, g, lr, sigma**2, ns)  # sigma is the standard deviation for every dof
     assert_close_to_reference(got, exact, terms)
 
 
@@ -249,7 +249,8 @@ def test_expected_loss_matches_solved_recursion(mpf, u, mu0, lr, t, sigma, ns, n
     with mp.workdps(DPS):
         a2 = (1 - mp.mpf(lr) * mp.mpf(lam)) ** 2
         assume(a2 != 1)  # the closed form is 0/0 there (its limit is t)
-        var = mp.mpf(sigma) ** 2 if np.isinf(nu) else mpf["student_t_variance"](mp.mpf(sigma), mp.mpf(nu))
+        var = mp.mpf(sigma) ** 2 if np.isinf(nu) else mpf["student_t_variance"](
+            mp.mpf(sigma) * mp.sqrt((mp.mpf(nu) - 2) / mp.mpf(nu)), mp.mpf(nu))  # at the scale of sd sigma
         exact = mpf["expected_loss_after"](*(mp.mpf(a) for a in (lam, mu0, lr)), mp.sqrt(var),
                                            mp.mpf(ns), t, mp.mpf(v0))
         log_power = abs(t * mp.log(a2)) if a2 != 0 else 0
@@ -265,7 +266,8 @@ def test_stationary_loss_matches_derivation(mpf, u, lr, sigma, ns, nu):
     lam = u / lr
     with mp.workdps(DPS):
         assume(mp.mpf(lr) * mp.mpf(lam) < 2)
-        var = mp.mpf(sigma) ** 2 if np.isinf(nu) else mpf["student_t_variance"](mp.mpf(sigma), mp.mpf(nu))
+        var = mp.mpf(sigma) ** 2 if np.isinf(nu) else mpf["student_t_variance"](
+            mp.mpf(sigma) * mp.sqrt((mp.mpf(nu) - 2) / mp.mpf(nu)), mp.mpf(nu))  # at the scale of sd sigma
         exact = mpf["stationary_loss"](mp.mpf(lam), mp.mpf(lr), mp.sqrt(var), mp.mpf(ns))
         # the t -> inf limit of the solved recursion, reached numerically from m0 = 3
         late = mpf["expected_loss_after"](mp.mpf(lam), mp.mpf(3), mp.mpf(lr), mp.sqrt(var), mp.mpf(ns),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory import DomainError
+from theory import DomainError, TheoryWarning
 from theory.backend import available_backends, get_backend
 from theory.hessian_models import LinearLeastSquares, ScalarProduct, TwoLayerNetwork, synthetic_regression
 from theory.ivon import ivon_init, ivon_step, posterior_std
@@ -362,3 +362,66 @@ def test_flatness_comparison_reports_each_optimizers_final_point(network):
     assert one.trajectories[0].theta[0].tolist() == network.initial(1).tolist()
     with pytest.raises(DomainError, match="optimizers"):
         training.flatness_comparison(network, {}, lr=0.3, n_steps=5)
+
+
+# ---------------------------------------------------------------- models with only the minimal protocol
+
+class MinimalView:
+    """A user-written model class (no base class) with only loss, gradient, hvp, n_params, n_data:
+    here a view of a full model, so that the results can be compared with the full model's."""
+
+    def __init__(self, model, *extra):
+        self._m = model
+        self.n_params, self.n_data = model.n_params, model.n_data
+        for name in extra:  # optional methods passed through on request
+            setattr(self, name, getattr(model, name))
+
+    def loss(self, theta, batch=None):
+        return self._m.loss(theta, batch)
+
+    def gradient(self, theta, batch=None):
+        return self._m.gradient(theta, batch)
+
+    def hvp(self, theta, vec, batch=None):
+        return self._m.hvp(theta, vec, batch)
+
+
+def test_a_minimal_model_trains_with_default_tracking(network):
+    # the same updates as the full model, to the bit; the spectrum from the Hessian assembled from hvp columns;
+    # Tr(G^-1 H) skipped (no Fisher) with a warning; the start is zeros without initial()
+    theta0 = network.initial(0)
+    with pytest.warns(TheoryWarning, match="trace_ratio"):
+        tr = train(MinimalView(network), GD(), lr=0.1, n_steps=20, theta0=theta0, track_every=10)
+    full = train(network, GD(), lr=0.1, n_steps=20, theta0=theta0, track_every=10)
+    np.testing.assert_array_equal(tr.theta, full.theta)
+    np.testing.assert_array_equal(tr.loss, full.loss)
+    np.testing.assert_allclose(tr.sharpness, full.sharpness, rtol=1e-12)
+    np.testing.assert_array_equal(tr.count_above, full.count_above)
+    assert tr.trace_ratio is None and full.trace_ratio is not None
+    with pytest.warns(TheoryWarning):
+        start = train(MinimalView(network), SGD(4), lr=0.1, n_steps=3, seed=1)
+    assert np.array_equal(start.theta[0], np.zeros(network.n_params)) and start.loss.shape == (4,)
+
+
+def test_a_model_with_per_sample_gradients_tracks_the_trace_ratio_from_them(network):
+    theta0 = network.initial(1)
+    kw = dict(lr=0.1, n_steps=10, theta0=theta0, track_every=5, track=("trace_ratio",))
+    tr = train(MinimalView(network, "per_sample_gradients"), GD(), **kw)
+    np.testing.assert_allclose(tr.trace_ratio, train(network, GD(), **kw).trace_ratio, rtol=1e-10)
+
+
+def test_optional_methods_a_minimal_model_lacks_are_named(network):
+    plain = MinimalView(network)
+    kw = dict(lr=0.1, n_steps=2, theta0=network.initial(0))
+    with pytest.raises(TypeError, match="fisher_diagonal.*per_sample_gradients.*trace_ratio"):
+        train(plain, GD(), track=("trace_ratio",), **kw)
+    with pytest.raises(TypeError, match="fisher_diagonal.*GTracer"):
+        train(plain, GTracer(1e-3), track=(), **kw)
+    with pytest.raises(TypeError, match="with_data.*test_data"):
+        train(plain, GD(), track=(), test_data=(network.x, network.y), **kw)
+    with pytest.raises(TypeError, match="no gradient, hvp"):
+        train(type("LossOnly", (), {"loss": None, "n_params": 2})(), GD(), lr=0.1, n_steps=1)
+    with pytest.warns(TheoryWarning, match="trace_ratio"):
+        rows = training.flatness_comparison(plain, {"GD": GD(), "SAM": SAM(0.05)}, lr=0.1, n_steps=5,
+                                            theta0=network.initial(0))
+    assert "trace_ratio" not in rows[0].values and "sharpness" in rows[1].values

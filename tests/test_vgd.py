@@ -12,37 +12,23 @@ from theory import DomainError
 from theory.vgd import (
     max_sigma,
     min_n_samples,
+    perturbation_scale,
     perturbation_variance,
     signal_to_noise,
     variational_factor,
     vgd_threshold,
 )
 
+from reference import assert_ulp, learning_rates, mp_vf, mp_vgd_threshold, positive_floats, ulp_error
+
 EPS = np.finfo(float).eps
 TINY = np.finfo(float).tiny
 
 
-def mp_vf(z, lr, dps=60):
-    """VF from its closed form at ``dps`` digits (exact float inputs)."""
-    with mp.workdps(dps):
-        z, lr = mp.mpf(z), mp.mpf(lr)
-        if z == 0:
-            return mp.mpf(0)
-        w = z * lr**2 / 4
-        return 2 * mp.sqrt(w / 3) * mp.sinh(mp.asinh(3 * mp.sqrt(3) / (2 * mp.sqrt(w))) / 3)
-
-
-def ulp_error(got: float, exact) -> float:
-    """|got - exact| in units of the spacing at the correctly rounded value."""
-    ref = float(exact)
-    spacing = np.spacing(abs(ref)) if ref != 0 else 5e-324
-    return float(abs(mp.mpf(got) - exact) / mp.mpf(spacing))
-
-
 # ---------------------------------------------------------------- accuracy
 
-def test_spot_values_from_the_notes():
-    # 40-digit values in theory-notes.md; at float inputs the correctly rounded results.
+def test_spot_values_at_40_digits():
+    # 40-digit mpmath values; at float inputs the correctly rounded results.
     assert variational_factor(1.0, 0.1) == float(mp.mpf("0.12958520620959297638"))
     assert variational_factor(100.0, 0.1) == 0.5
     assert variational_factor(1e5, 2.0) == float(mp.mpf("0.99999000029998800055"))
@@ -58,8 +44,7 @@ def test_accuracy_over_the_whole_range():
     z[150:300] = 10.0 ** rng.uniform(-4, 4, 150)  # w near 1, the slowest Newton case
     lr = 10.0 ** rng.uniform(-6, 2, n)
     got = variational_factor(z, lr)
-    errors = np.array([ulp_error(g, mp_vf(a, b)) for a, b, g in zip(z, lr, got)])
-    assert errors.max() <= 0.5 + 1e-6, (errors.max(), z[errors.argmax()], lr[errors.argmax()])
+    assert_ulp(got, [mp_vf(a, b) for a, b in zip(z, lr)], 0.5 + 1e-6, inputs={"z": z, "lr": lr})
 
 
 @pytest.mark.parametrize("z, lr", [
@@ -98,16 +83,11 @@ def test_limits_are_exact():
 def test_threshold_never_forms_z():
     # z = Ns g^2 / sigma^2 = 1e400 overflows, but w = z lr^2 / 4 = 2.5e-1 is ordinary
     lr, sigma, g2 = 1e-200, 1e-100, 1e200
-    with mp.workdps(60):
-        z = mp.mpf(g2) / mp.mpf(sigma) ** 2
-        exact = 2 / mp.mpf(lr) * mp_vf(z, lr)
-    assert ulp_error(vgd_threshold(lr, sigma, g2), exact) <= 1.0
+    assert ulp_error(vgd_threshold(lr, sigma, g2), mp_vgd_threshold(lr, sigma, g2)) <= 1.0
     assert signal_to_noise(g2, sigma) == np.inf  # the ratio itself overflows
     # and the threshold scale 2/lr overflows while the threshold does not
     lr = 1e-310
-    with mp.workdps(60):
-        exact = 2 / mp.mpf(lr) * mp_vf(mp.mpf(1e-300) / mp.mpf(1.0) ** 2, lr)
-    assert ulp_error(vgd_threshold(lr, 1.0, 1e-300), exact) <= 1.0
+    assert ulp_error(vgd_threshold(lr, 1.0, 1e-300), mp_vgd_threshold(lr, 1.0, 1e-300)) <= 1.0
 
 
 @settings(max_examples=300, deadline=None)
@@ -115,16 +95,15 @@ def test_threshold_never_forms_z():
        ns=st.integers(1, 10_000), dof=st.one_of(st.just(np.inf), st.floats(2.01, 1e6)))
 def test_threshold_matches_mpmath(lr, sigma, g2, ns, dof):
     with mp.workdps(60):
-        var = mp.mpf(sigma) ** 2 * (1 if dof == np.inf else mp.mpf(dof) / (mp.mpf(dof) - 2))
-        z = ns * mp.mpf(g2) / var
+        z = ns * mp.mpf(g2) / mp.mpf(sigma) ** 2  # sigma is the standard deviation for every dof
         exact = 2 / mp.mpf(lr) * mp_vf(z, lr)
     assert ulp_error(vgd_threshold(lr, sigma, g2, ns, dof=dof), exact) <= 2.0
 
 
 # ---------------------------------------------------------------- properties
 
-z_pos = st.floats(min_value=5e-324, max_value=1e308, allow_subnormal=True)
-lrs = st.floats(min_value=1e-6, max_value=1e2)
+z_pos = positive_floats(min_value=5e-324, max_value=1e308)
+lrs = learning_rates(min_value=1e-6, max_value=1e2)
 
 
 @settings(max_examples=400, deadline=None)
@@ -166,14 +145,60 @@ def test_threshold_is_below_the_gd_threshold(lr, sigma, g2, ns):
     assert 0.0 <= t <= 2.0 / lr * (1 + EPS)
 
 
-def test_student_t_acts_through_its_variance():
+@settings(max_examples=200, deadline=None)
+@given(lr=st.floats(1e-3, 10), sigma=st.floats(0, 10), g2=st.floats(0, 1e6), ns=st.integers(1, 1000),
+       frac=st.floats(0.01, 0.99), dof=st.floats(2.0, 1e6, exclude_min=True))
+def test_student_t_at_equal_sigma_is_the_gaussian(lr, sigma, g2, ns, frac, dof):
+    # sigma is the standard deviation for every dof, and only the variance enters: bit for bit the Gaussian
+    lam = frac * 2.0 / lr
+    for f, args in ((vgd_threshold, (lr, sigma, g2, ns)), (signal_to_noise, (g2, sigma, ns)),
+                    (max_sigma, (lam, g2, lr, ns)), (min_n_samples, (lam, g2, lr, sigma))):
+        t, gauss = f(*args, dof=dof), f(*args)
+        assert t == gauss or (np.isnan(t) and np.isnan(gauss)), f.__name__
+
+
+def test_student_t_new_sigma_is_the_old_scale_times_the_variance_ratio():
+    # Formerly sigma was the Student-t scale s: old(s, nu) = Gaussian(s sqrt(nu / (nu - 2))). Now sigma is the
+    # standard deviation, so new(sigma, nu) = old(sigma sqrt((nu - 2) / nu), nu) = old(perturbation_scale(sigma, nu)).
+    lr, g2, ns = 0.1, 2.0, 3
     for dof in (2.5, 3.0, 10.0, 1e6):
-        var = perturbation_variance(0.3, dof)
-        assert var == pytest.approx(0.09 * dof / (dof - 2), rel=EPS)
-        assert vgd_threshold(0.1, 0.3, 2.0, 3, dof=dof) == pytest.approx(
-            vgd_threshold(0.1, np.sqrt(var), 2.0, 3), rel=4 * EPS)
-    # heavier tails (smaller dof) lower the threshold
-    assert vgd_threshold(0.1, 0.3, 2.0, dof=3.0) < vgd_threshold(0.1, 0.3, 2.0, dof=30.0) < vgd_threshold(0.1, 0.3, 2.0)
+        s = perturbation_scale(0.3, dof)
+        with mp.workdps(60):
+            old_var = mp.mpf(s) ** 2 * mp.mpf(dof) / (mp.mpf(dof) - 2)   # the old effective variance at scale s
+            old = 2 / mp.mpf(lr) * mp_vf(ns * mp.mpf(g2) / old_var, lr)
+        assert ulp_error(vgd_threshold(lr, 0.3, g2, ns, dof=dof), old) <= 4.0
+    # at equal sigma heavier tails no longer lower the threshold
+    gauss = vgd_threshold(0.1, 0.3, 2.0)
+    assert vgd_threshold(0.1, 0.3, 2.0, dof=3.0) == vgd_threshold(0.1, 0.3, 2.0, dof=30.0) == gauss
+
+
+@settings(max_examples=200, deadline=None)
+@given(sigma=st.floats(1e-100, 1e100), dof=st.one_of(st.just(np.inf), st.floats(2.0, 1e8, exclude_min=True)))
+def test_perturbation_scale_and_variance_are_inverse(sigma, dof):
+    s = perturbation_scale(sigma, dof)
+    with mp.workdps(50):
+        exact = mp.mpf(sigma) * (1 if dof == np.inf else mp.sqrt((mp.mpf(dof) - 2) / mp.mpf(dof)))
+    assert ulp_error(s, exact) <= 2.0
+    assert perturbation_variance(s, dof) == pytest.approx(sigma * sigma, rel=8 * EPS)
+    assert perturbation_scale(sigma, np.inf) == sigma
+
+
+def test_perturbation_variance_is_about_the_scale():
+    for dof in (2.5, 3.0, 10.0, 1e6):
+        assert perturbation_variance(0.3, dof) == pytest.approx(0.09 * dof / (dof - 2), rel=EPS)
+    assert perturbation_variance(0.3) == 0.3**2
+    with pytest.warns(DeprecationWarning, match="'sigma' is deprecated; use 'scale'"):
+        assert perturbation_variance(sigma=0.3, dof=10.0) == perturbation_variance(scale=0.3, dof=10.0)
+    with pytest.raises(TypeError, match="both"):
+        perturbation_variance(scale=0.3, sigma=0.3)
+
+
+def test_results_keep_the_shape_of_dof():
+    dof = np.array([[3.0], [np.inf]])
+    assert vgd_threshold(0.1, 0.3, 2.0, dof=dof).shape == (2, 1)
+    assert max_sigma(5.0, 1.0, 0.1, dof=dof).shape == (2, 1)
+    assert min_n_samples(5.0, 1.0, 0.1, 0.3, dof=dof).shape == (2, 1)
+    assert signal_to_noise(1.0, 0.3, dof=dof).shape == (2, 1)
 
 
 def test_broadcasting_and_scalar_out():
@@ -216,7 +241,7 @@ def test_min_n_samples_is_exact_at_an_integer_critical_value():
     # lr*lam = 1 (exact), so the critical N_s is sigma^2 lr lam^3 / g^2 = 64 exactly:
     # N_s = 64 gives a zero expected change, not a decrease, so the answer is 65.
     assert min_n_samples(8.0, 1.0, 0.125, 1.0) == 65.0
-    assert min_n_samples(8.0, 1.0, 0.125, 1.0, dof=4.0) == 129.0  # variance doubles: critical 128
+    assert min_n_samples(8.0, 1.0, 0.125, 1.0, dof=4.0) == 65.0  # sigma is the standard deviation: the same
     assert min_n_samples(8.0, 4.0, 0.125, 1.0) == 17.0            # critical 16
     # the float estimate of the critical value is not exact here; the answer still is
     crit = 0.3**2 * 0.1 * 7.0**3 / (0.7 * (2 - 0.1 * 7.0))
@@ -230,6 +255,8 @@ def test_inverse_problem_limits():
     assert min_n_samples(5.0, 1.0, 0.125, 0.0) == 1.0                        # GD descends
     assert min_n_samples(5.0, 1.0, 0.125, np.inf) == np.inf
     assert max_sigma(5.0, np.inf, 0.125) == np.inf
+    # a critical value beyond the float range: inf, without an overflow warning
+    assert min_n_samples(5.0, 5e-324, 0.1, 10.0) == np.inf
 
 
 # ---------------------------------------------------------------- bad input
@@ -248,6 +275,9 @@ def test_inverse_problem_limits():
     (lambda: vgd_threshold(0.1, 1.0, 1.0, dof=1.5), "dof"),
     (lambda: vgd_threshold(0.1, np.inf, np.inf), "grad_sq"),
     (lambda: perturbation_variance(1.0, 2.0), "dof"),
+    (lambda: perturbation_scale(1.0, 2.0), "dof"),
+    (lambda: perturbation_scale(-1.0, 3.0), "sigma"),
+    (lambda: perturbation_variance(-1.0, 3.0), "scale"),
     (lambda: max_sigma(21.0, 1.0, 0.1), "eigval"),
     (lambda: max_sigma(0.0, 1.0, 0.1), "eigval"),
     (lambda: min_n_samples(21.0, 1.0, 0.1, 1.0), "eigval"),
@@ -266,6 +296,11 @@ def test_domain_error_is_a_value_error_and_types_are_checked():
         variational_factor(1 + 1j, 0.1)
     with pytest.raises(ValueError, match="eigval must be in \\(0, 2/lr\\]"):
         max_sigma(np.array([1.0, 30.0]), 1.0, 0.1)
+
+
+def test_dof_at_most_two_is_refused_for_an_infinite_standard_deviation():
+    with pytest.raises(DomainError, match=r"^dof must be > 2 .*infinite variance.*standard deviation"):
+        vgd_threshold(0.1, 1.0, 1.0, dof=2.0)
 
 
 def test_indeterminate_inputs_report_the_offending_value():

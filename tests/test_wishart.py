@@ -4,7 +4,8 @@ Statistical tests compare per-matrix statistics averaged over independent
 matrices with a closed form, through the standard error across matrices (the
 eigenvalues within one matrix are correlated, so never through P). Each uses a
 fixed seed and a stated false-alarm rate: ALPHA per test, Bonferroni over its
-comparisons. Closed forms are written out here (notes section 3), not imported.
+comparisons. Closed forms are written out in ``tests/reference.py``, not
+imported from :mod:`theory`.
 """
 
 from __future__ import annotations
@@ -22,37 +23,15 @@ from theory.simulators.wishart import (WishartSample, empirical_cdf, empirical_s
                                        sample_wishart_eigenvalues)
 from theory.stats import z_critical
 
+from reference import marchenko_pastur_cdf as mp_cdf  # mp_: Marchenko-Pastur here
+from reference import marchenko_pastur_edges as mp_edges
+from reference import marchenko_pastur_pdf as mp_pdf
+
 ALPHA = 1e-6
 
 # Tracy-Widom (beta = 1) mean and standard deviation (Prahofer-Spohn / Bornemann tables).
 TW1_MEAN = -1.2065335745820
 TW1_SD = np.sqrt(1.6077810345810)
-
-
-def mp_edges(q, s2=1.0):
-    return s2 * (1 - np.sqrt(q)) ** 2, s2 * (1 + np.sqrt(q)) ** 2
-
-
-def mp_pdf(x, q, s2=1.0):
-    lo, hi = mp_edges(q, s2)
-    x = np.asarray(x, dtype=float)
-    inside = (x > lo) & (x < hi)
-    out = np.zeros_like(x)
-    xi = x[inside]
-    out[inside] = np.sqrt((hi - xi) * (xi - lo)) / (2 * np.pi * s2 * q * xi)
-    return out
-
-
-def mp_cdf(x, q, s2=1.0):
-    """Closed-form MP cdf (notes section 3), q <= 1."""
-    lo, hi = mp_edges(q, s2)
-    x = np.clip(np.asarray(x, dtype=float), lo, hi)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.sqrt(np.where(x > lo, (hi - x) / (x - lo), np.inf))
-    f = (np.sqrt((hi - x) * (x - lo)) - 0.5 * (lo + hi) * np.arccos(np.clip((2 * x - lo - hi) / (hi - lo), -1, 1))
-         + 2 * np.sqrt(lo * hi) * np.arctan(np.sqrt(lo / hi) * ratio)
-         + 0.5 * np.pi * (lo + hi - 2 * np.sqrt(lo * hi))) / (2 * np.pi * s2 * q)
-    return np.clip(f, 0.0, 1.0)
 
 
 def assert_consistent(estimate, expected, n_tests=None):
@@ -96,6 +75,23 @@ def test_numpy_backend_equals_the_default_and_the_documented_random_frame():
     q, r = np.linalg.qr(z)
     assert np.array_equal(base.directions, (q * np.sign(np.diag(r))).T)
     assert base.directions.flags.c_contiguous
+
+
+def test_rows_are_n_data_and_n_samples_is_a_deprecated_alias():
+    s = sample_wishart_eigenvalues(12, 5, 2, seed=3)
+    assert s.n_data == 12 and s.ratio == 5 / 12
+    with pytest.warns(DeprecationWarning, match="'n_samples' is deprecated; use 'n_data'"):
+        old = sample_wishart_eigenvalues(n_samples=12, n_params=5, n_matrices=2, seed=3)
+    assert np.array_equal(old.eigenvalues, s.eigenvalues)
+    with pytest.warns(DeprecationWarning, match="n_samples is deprecated; use n_data"):
+        assert s.n_samples == 12
+    with pytest.raises(TypeError, match="both"):
+        sample_wishart_eigenvalues(12, 5, n_samples=12)
+
+
+def test_default_seed_is_zero():
+    assert np.array_equal(sample_wishart_eigenvalues(12, 5, 2).eigenvalues,
+                          sample_wishart_eigenvalues(12, 5, 2, seed=0).eigenvalues)
 
 
 def test_seed_entropy_reproduces_and_seeds_differ():
@@ -357,7 +353,7 @@ def test_cupy_random_frame_is_orthonormal_and_reproducible():
 # ------------------------------------------------------------ bad input
 
 @pytest.mark.parametrize("args, kw, name", [
-    ((0, 5), {}, "n_samples"), ((5, 0), {}, "n_params"), ((5, 5, 0), {}, "n_matrices"),
+    ((0, 5), {}, "n_data"), ((5, 0), {}, "n_params"), ((5, 5, 0), {}, "n_matrices"),
     ((5, 5), dict(scale=0.0), "scale"), ((5, 5), dict(scale=np.inf), "scale"),
     ((5, 5), dict(spikes=[2.0, -1.0]), "spikes"), ((5, 5), dict(additive_spikes=[np.nan]), "additive_spikes"),
     ((5, 2), dict(spikes=[2.0, 3.0], additive_spikes=[1.0]), "the number of spikes"),

@@ -1,26 +1,28 @@
 """theory: closed forms and Monte Carlo checks of why training finds flat minima.
 
-Modules, one per body of theory:
+Four bodies of theory, each with formulas, the models it is stated on, Monte
+Carlo twins, registered checks and figures (``<body>.<what>``), a docs page and
+a notebook; :mod:`theory.bodies` lists where each piece lives:
 
-- :mod:`theory.vgd`, :mod:`theory.quadratic`: stability of GD and variational GD
-  on quadratics (the edge of stability and the variational factor).
-- :mod:`theory.kramers`, :mod:`theory.landscapes`, :mod:`theory.learned`: escape
-  from minima (Kramers and SGD escape times, exact first-passage times).
-- :mod:`theory.marchenko_pastur`, :mod:`theory.sharpness`,
-  :mod:`theory.batch_size`, :mod:`theory.hessian_models`: the random-matrix
-  view of the Hessian (Marchenko-Pastur, outliers, effective number of
-  parameters, the minibatch Hessian).
-- :mod:`theory.simulators`: the Monte Carlo twins of the formulas.
-- :mod:`theory.checks`: the registry that pairs formulas with simulations
-  (``theory verify``); :mod:`theory.figures`: the plots (``theory figures``).
+- ``stability``: GD and variational GD on quadratics (:mod:`theory.vgd`,
+  :mod:`theory.quadratic`);
+- ``escape``: escape from minima (:mod:`theory.kramers`, :mod:`theory.landscapes`);
+- ``spectra``: the random-matrix view of the Hessian (:mod:`theory.marchenko_pastur`,
+  :mod:`theory.sharpness`, :mod:`theory.batch_size`);
+- ``dynamics``: edge-of-stability trajectories (:mod:`theory.sam`, :mod:`theory.ivon`,
+  :mod:`theory.simulators.training`).
 
-Conventions: ``lr`` is the learning rate, ``sigma`` the perturbation scale,
-``n_samples`` the number of perturbations per step, ``dof`` Student-t degrees
-of freedom. Bad input raises :class:`DomainError` (a ``ValueError``).
+The simulators are in :mod:`theory.simulators`; ``theory verify`` runs the
+checks (:mod:`theory.checks`) and ``theory figures`` draws the plots
+(:mod:`theory.figures`). Vocabulary: ``lr`` the learning rate η, ``sigma`` a
+perturbation's standard deviation, ``n_samples`` the number of perturbations per
+step, ``n_data`` the number of examples, ``seed`` (default 0) an int or a
+``numpy.random.SeedSequence``. Bad input raises :class:`DomainError` (a
+``ValueError``) naming the parameter.
 """
 
 from .errors import AsymptoticWarning, DomainError, TheoryWarning
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["DomainError", "TheoryWarning", "AsymptoticWarning", "__version__"]

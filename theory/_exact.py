@@ -11,6 +11,11 @@ the error-free products over- or underflow) the element is recomputed exactly
 with :class:`fractions.Fraction` and rounded once. The result is the float64
 nearest the exact value up to about one ulp, and its sign is always right.
 
+:func:`mantissa_product` and :func:`root_of_product` evaluate products of
+powers of float64 arrays (and their square and cube roots) from the inputs'
+mantissas and exponents, so that nothing over- or underflows however large or
+small the factors.
+
 The building blocks are the classical error-free transformations: Knuth's
 TwoSum and Dekker's splitting product (Dekker, Numer. Math. 18, 1971).
 """
@@ -21,7 +26,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["two_sum", "two_prod", "DD", "rational"]
+__all__ = ["two_sum", "two_prod", "DD", "rational", "mantissa_product", "scale2", "root_of_product"]
 
 _SPLITTER = 134217729.0  # 2**27 + 1
 # log2 of the magnitudes inside which TwoProduct is exact (no overflow in the
@@ -175,3 +180,51 @@ def _to_float(q) -> float:
         return float(q)
     except OverflowError:
         return float("inf") if q > 0 else float("-inf")
+
+
+def mantissa_product(factors, exp2: int = 0):
+    """``2**exp2 * prod(f**p)`` for ``f >= 0`` as ``(omega, E, zero, inf)``, value ``omega * 2**E``.
+
+    ``factors`` is a sequence of ``(f, p)``, ``f`` an array, ``p`` a nonzero
+    int. ``omega`` is a double-double product of the binary mantissas (error
+    below 2**-100), ``E`` an int64 exponent, so nothing over- or underflows
+    however large or small the factors (subnormals included). ``zero``/``inf``
+    flag a zero or infinite factor (the limit 0 or inf); the caller excludes
+    the indeterminate ``0 * inf``.
+    """
+    zero = inf = np.False_
+    omega = None
+    expo = np.int64(exp2)
+    for f, p in factors:
+        f = np.asarray(f, dtype=np.float64)
+        special = (f == 0) | np.isinf(f)
+        m, e = np.frexp(np.where(special, 1.0, f))
+        zero = zero | ((f == 0) if p > 0 else np.isinf(f))
+        inf = inf | (np.isinf(f) if p > 0 else (f == 0))
+        for _ in range(abs(p)):
+            if omega is None:
+                omega = DD(m) if p > 0 else DD(np.float64(1.0)) / m
+            else:
+                omega = omega * m if p > 0 else omega / m
+        expo = expo + p * e.astype(np.int64)
+    return omega, expo, zero, inf
+
+
+def scale2(x: DD, r) -> DD:
+    """``x * 2**r`` for a double-double ``x`` and int array ``r`` (exact unless it over- or underflows)."""
+    return DD(np.ldexp(x.hi, r), np.ldexp(x.lo, r))
+
+
+def root_of_product(factors, root: int, exp2: int = 0) -> np.ndarray:
+    """``(2**exp2 * prod(f**p)) ** (1/root)`` (root 1, 2 or 3) to about one ulp, over the whole float range.
+
+    ``factors`` as in :func:`mantissa_product`; a zero factor gives 0, an
+    infinite one inf.
+    """
+    omega, expo, zero, inf = mantissa_product(factors, exp2)
+    k, r = np.divmod(expo, root)
+    base = scale2(omega, r.astype(np.int32)).hi
+    scaled = {1: base, 2: np.sqrt(base), 3: np.cbrt(base)}[root]
+    with np.errstate(over="ignore"):  # a root beyond the float range is inf, its limit
+        out = np.ldexp(scaled, np.clip(k, -4000, 4000).astype(np.int32))
+    return np.where(zero, 0.0, np.where(inf, np.inf, out))

@@ -1,39 +1,61 @@
-"""A minimal progress bar on stderr (redrawn in place on a terminal, one line per item otherwise)."""
+"""The progress bar of ``theory verify``, ``theory figures``, sweeps and training runs: tqdm on stderr."""
 
 from __future__ import annotations
 
 import sys
-import time
+
+from tqdm import tqdm
 
 
 class Progress:
-    def __init__(self, total: int, *, enabled: bool = True, stream=None, width: int = 28):
-        self.total = max(total, 1)
-        self.done = 0
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.tty = enabled and getattr(self.stream, "isatty", lambda: False)()
-        self.width = width
-        self.start = time.perf_counter()
+    """A tqdm bar over ``total`` items, announced one at a time.
+
+    Parameters
+    ----------
+    total : int
+        The number of items.
+    enabled : bool, default True
+        Draw the bar; when False, nothing is written.
+    stream : file-like, optional
+        Where the bar is written; ``sys.stderr`` by default.
+
+    Notes
+    -----
+    ``step(label)`` names the item that starts, ``advance()`` counts it as
+    done, ``close()`` ends the bar. ``done`` is the number of items counted,
+    and may be set (a sweep that resumes from a results file starts part-way).
+    """
+
+    def __init__(self, total: int, *, enabled: bool = True, stream=None):
+        self.total = int(total)
+        self.enabled = bool(enabled)
+        self._done = 0
+        self._bar = tqdm(total=self.total, file=stream if stream is not None else sys.stderr,
+                         disable=not self.enabled, leave=True, dynamic_ncols=True)
+
+    @property
+    def done(self) -> int:
+        """The number of items counted as done."""
+        return self._done
+
+    @done.setter
+    def done(self, value: int) -> None:
+        self._done = int(value)
+        if self.enabled:
+            # a start part-way, not work done now: tqdm's rate counts from ``initial``
+            self._bar.n = self._bar.initial = self._done
+            self._bar.refresh()
 
     def step(self, label: str) -> None:
         """Announce that ``label`` is starting."""
-        if not self.enabled:
-            return
-        frac = self.done / self.total
-        bar = "#" * int(frac * self.width)
-        text = f"[{bar:<{self.width}}] {self.done}/{self.total} {label}"
-        if self.tty:
-            self.stream.write("\r\033[K" + text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        if self.enabled:
+            self._bar.set_postfix_str(str(label))
 
     def advance(self) -> None:
-        self.done += 1
+        """Count one item as done."""
+        self._done += 1
+        self._bar.update(1)
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            elapsed = time.perf_counter() - self.start
-            self.stream.write(f"\r\033[K[{'#' * self.width}] {self.done}/{self.total} done in {elapsed:.1f} s\n")
-            self.stream.flush()
+        """End the bar (the finished bar stays on its line)."""
+        self._bar.close()

@@ -25,6 +25,7 @@ __all__ = [
     "integer_at_least",
     "student_dof",
     "as_int",
+    "broadcast",
     "scalar_out",
 ]
 
@@ -85,10 +86,11 @@ def integer_at_least(x, name: str, low: int = 1) -> np.ndarray:
 
 
 def student_dof(x, name: str = "dof") -> np.ndarray:
-    """Student-t degrees of freedom for a second-moment result: > 2, infinity meaning Gaussian."""
+    """Student-t degrees of freedom of a perturbation given by its standard deviation: > 2, inf meaning Gaussian."""
     arr = as_float(x, name)
     return require(arr, arr > 2, name,
-                   "> 2 (a Student-t perturbation has infinite variance for dof <= 2; use inf for Gaussian)")
+                   "> 2 (for dof <= 2 a Student-t perturbation has infinite variance, so no finite standard "
+                   "deviation sigma; use inf for Gaussian)")
 
 
 def as_int(x, name: str, low: int | None = None) -> int:
@@ -102,6 +104,16 @@ def as_int(x, name: str, low: int | None = None) -> int:
     if low is not None and value < low:
         raise DomainError(f"{name} must be an integer >= {low}; got {value}")
     return value
+
+
+def broadcast(result, *inputs) -> np.ndarray:
+    """``result`` broadcast (as a new array) to its shape together with the shapes of ``inputs``.
+
+    For an input that is validated but does not enter the value (the result
+    keeps the broadcast shape of all the inputs).
+    """
+    shape = np.broadcast_shapes(np.shape(result), *(np.shape(x) for x in inputs))
+    return np.array(np.broadcast_to(result, shape))
 
 
 def scalar_out(result: np.ndarray, *inputs):

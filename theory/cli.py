@@ -91,7 +91,7 @@ def _verify(args) -> int:
             lines.append((r.check.name, "(crashed)", "", r.error, "", "FAIL"))
             continue
         for i, (row, ok) in enumerate(zip(r.rows, r.row_passed)):
-            sim = f"{_fmt(row.estimate)} ± {row.stderr:.2g}" + _MARK.get(row.kind, "")
+            sim = f"{_fmt(row.estimate)} ± {row.spread:.2g}" + _MARK.get(row.kind, "")
             if row.bias:
                 sim += f" (bias {row.bias:.2g})"
             formula = "> 0" if row.kind == "positive" else (
@@ -128,12 +128,15 @@ def _figures(args) -> int:
     from . import figures
 
     chosen = figures.select(args.only)
+    if args.store is not None:  # only the figures the docs draw from stored full-size data
+        chosen = [f for f in chosen if f.stored]
     done = _list_or_refuse(chosen, args, "figure", lambda f: f"{f.name:40s} {f.title}")
     if done is not None:
         return done
-    if args.out is None:
-        print("theory figures: --out DIR is required", file=sys.stderr)
+    if args.out is None and args.store is None:
+        print("theory figures: --out DIR is required (or --store DIR)", file=sys.stderr)
         return 2
+    data_dir = args.store if args.store is not None else args.data
     from ._progress import Progress
     from .sweep import use_executor
 
@@ -148,8 +151,12 @@ def _figures(args) -> int:
         try:
             for f in chosen:
                 bar.step(f.name)
-                for path in figures.render(f, args.out, formats=args.format, quick=not args.full, seed=args.seed):
-                    print(path)
+                if args.store is not None:
+                    print(figures.store(f, args.store, seed=args.seed))
+                if args.out is not None:
+                    for path in figures.render(f, args.out, formats=args.format, quick=not args.full,
+                                               seed=args.seed, data_dir=data_dir):
+                        print(path)
                 bar.advance()
         finally:
             bar.close()
@@ -192,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="full-size simulations: publication error bars (minutes); default small and fast")
     size.add_argument("--quick", action="store_true", help="small simulations (the default)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", metavar="DIR",
+                   help="draw each figure from its stored data DIR/<name>.json when that is current (same seed, "
+                        "the figure's present parameters); else compute it")
+    p.add_argument("--store", metavar="DIR",
+                   help="recompute at full size the figures the docs draw from stored data and write "
+                        "DIR/<name>.json (with --out, draw them from it too)")
     _add_executor_options(p, None, "processes for the simulations (default: each figure's own choice, two "
                                    "for full-size escape figures; 1: none); same numbers any count")
     p.add_argument("--no-progress", action="store_true")

@@ -1,30 +1,34 @@
 r"""Exact gradients, Hessian-vector products and Hessians of small models' training losses (no autodiff).
 
-Every model is a :class:`LossModel`: a training loss
+A model is anything with a training loss
 :math:`L(\theta) = \frac1N\sum_{i=1}^N \ell_i(\theta)` of a flat parameter
 vector :math:`\theta \in \mathbb R^P` on a fixed data set of :math:`N`
-examples, with
+examples. The protocol has a minimal part, which every consumer
+(:func:`theory.simulators.training.train`, the gradient-noise and escape
+simulators, :func:`trained_spectrum`) needs, and an optional part, which
+consumers use when present and otherwise compute from the minimal part or
+refuse with a TypeError naming the missing method (:class:`LossModel`).
+``batch`` is an array of example indices (repeats allowed): the minibatch
+loss and gradient are the means over those examples,
+:math:`L_B = \frac1{|B|}\sum_{i\in B}\ell_i`; ``None`` means the full data set.
 
-- ``loss(theta, batch=None)``, ``gradient(theta, batch=None)``,
-  ``per_sample_gradients(theta, batch=None)``: ``batch`` is an array of example
-  indices (repeats allowed); the minibatch loss and gradient are the means over
-  those examples, :math:`L_B = \frac1{|B|}\sum_{i\in B}\ell_i`; ``None`` means
-  the full data set;
-- ``hvp(theta, vec, batch=None)``: the exact Hessian-vector product
-  :math:`\nabla^2 L_B(\theta)\,v`, never forming the dense Hessian;
-- ``hessian(theta, batch=None)``: the dense :math:`P\times P` Hessian;
-- ``fisher(theta)``, ``fisher_diagonal(theta)``: the empirical Fisher
-  :math:`F = \frac1N\sum_i g_i g_i^\top` (:math:`g_i = \nabla\ell_i`) and its
-  diagonal; ``gradient_covariance(theta)`` is :math:`F - gg^\top`;
-- ``initial(seed)``: a seeded starting point; ``n_params`` (:math:`P`),
-  ``n_data`` (:math:`N`); ``with_data(x, y)`` / ``loss_on(theta, x, y)``: the
-  same architecture on other (held-out) data.
+- Minimal (:class:`MinimalLossModel`): ``loss(theta, batch=None)``,
+  ``gradient(theta, batch=None)``, ``hvp(theta, vec, batch=None)`` (the exact
+  :math:`\nabla^2 L_B(\theta)\,v`), ``n_params`` (:math:`P`), ``n_data`` (:math:`N`).
+- Optional: ``per_sample_gradients(theta, batch=None)`` (rows :math:`g_i = \nabla\ell_i`),
+  ``fisher_diagonal(theta)`` (:math:`\frac1N\sum_i g_i^2`), ``hessian(theta, batch=None)``
+  (dense, :math:`P\times P`), ``initial(seed)`` (a seeded start), ``with_data(x, y)``
+  (the same architecture on other data).
+
+:class:`LossModel` is a base class that provides the whole protocol from a few
+private kernels, plus ``fisher``, ``gradient_covariance``, ``hvp_operator`` and
+``loss_on``.
 
 Models
 ------
 - :class:`LinearLeastSquares`: :math:`L = \frac1{2N}\sum_i (x_i^\top\theta - y_i)^2`,
   :math:`\nabla L = X^\top r/N`, :math:`H = X^\top X/N` (a Wishart matrix when
-  the rows are Gaussian: the Marchenko-Pastur bulk of notes section 3).
+  the rows are Gaussian: the Marchenko-Pastur bulk of :mod:`theory.marchenko_pastur`).
 - :class:`LogisticRegression` (:math:`y_i \in \{0, 1\}`, optional ridge
   :math:`\frac\lambda2|\theta|^2`): :math:`\nabla L = X^\top(p - y)/N + \lambda\theta`,
   :math:`H = X^\top \mathrm{diag}(p(1-p)) X/N + \lambda I`, :math:`p = \sigma(X\theta)`.
@@ -36,6 +40,8 @@ Models
 - :class:`SoftmaxAttention`: one softmax attention head
   :math:`\hat Y = \mathrm{softmax}(XW_qW_k^\top X^\top/\sqrt{d_k})\,XW_v` on
   sequences, squared loss.
+- :class:`theory.networks.MLPLandscape` (in its own module): a tanh network with
+  biases on a real data set, also a landscape for the escape simulators.
 
 Data: :func:`gaussian_mixture` (class-structured inputs, one-hot targets),
 :func:`synthetic_regression` (a random tanh teacher plus noise),
@@ -100,18 +106,21 @@ returns its Hessian eigenvalues; :func:`gaussian_mixture` makes the data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from scipy import optimize, special
 
+from . import _models
 from . import _validate as v
 from .backend import single_threaded_blas
 from .errors import DomainError
 from .rng import derive, seed_sequence
 
-__all__ = ["LossModel", "LinearLeastSquares", "LogisticRegression", "TwoLayerNetwork", "ScalarProduct",
-           "SoftmaxAttention", "gaussian_mixture", "synthetic_regression", "synthetic_attention_task",
-           "teacher_network", "train_test_split", "TrainedSpectrum", "trained_spectrum", "HVP_STEP"]
+__all__ = ["MinimalLossModel", "LossModel", "LinearLeastSquares", "LogisticRegression", "TwoLayerNetwork",
+           "ScalarProduct", "SoftmaxAttention", "gaussian_mixture", "synthetic_regression",
+           "synthetic_attention_task", "teacher_network", "train_test_split", "TrainedSpectrum", "trained_spectrum",
+           "HVP_STEP"]
 
 #: The complex step :math:`h` of :meth:`LossModel.hvp`.
 HVP_STEP = 1e-30
@@ -136,13 +145,79 @@ def _generator(seed, *path) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(derive(seed, *path)))
 
 
-class LossModel:
-    r"""Common interface: a training loss :math:`L(\theta) = \frac1N\sum_i \ell_i(\theta)` (+ ridge).
+@runtime_checkable
+class MinimalLossModel(Protocol):
+    r"""The minimal part of the model protocol: what every consumer of a model needs.
 
-    Subclasses implement the private, complex-safe kernels ``_loss``,
-    ``_per_sample`` (and optionally ``_grad``, ``_hvp``, ``_hessian``) on an
-    index array ``idx`` (or None for every example); the public methods here
-    validate their arguments and call them.
+    Any object with these members is a model (no base class needed):
+
+    - ``n_params`` (int): :math:`P`, the length of :math:`\theta`;
+    - ``n_data`` (int): :math:`N`, the number of training examples;
+    - ``loss(theta, batch=None) -> float``: :math:`L_B(\theta)`;
+    - ``gradient(theta, batch=None) -> ndarray (P,)``: :math:`\nabla L_B(\theta)`;
+    - ``hvp(theta, vec, batch=None) -> ndarray (P,)``: :math:`\nabla^2 L_B(\theta)\,v`.
+
+    ``isinstance(obj, MinimalLossModel)`` checks that the members exist (not
+    their signatures). The optional part is listed in :class:`LossModel`.
+    """
+
+    n_params: int
+    n_data: int
+
+    def loss(self, theta, batch=None) -> float: ...
+
+    def gradient(self, theta, batch=None) -> np.ndarray: ...
+
+    def hvp(self, theta, vec, batch=None) -> np.ndarray: ...
+
+
+class LossModel:
+    r"""Base class of the models: a training loss :math:`L(\theta) = \frac1N\sum_i \ell_i(\theta)` (+ ridge).
+
+    The model protocol. **Minimal part** (:class:`MinimalLossModel`; every
+    consumer needs only this):
+
+    ``n_params``, ``n_data``
+        :math:`P` and :math:`N`.
+    ``loss(theta, batch=None)``
+        :math:`L_B(\theta) = \frac1{|B|}\sum_{i\in B}\ell_i(\theta)`, a float;
+        ``batch`` holds example indices in ``[0, N)`` (repeats count with
+        multiplicity), None the full data set.
+    ``gradient(theta, batch=None)``
+        :math:`\nabla L_B(\theta)`, shape (P,).
+    ``hvp(theta, vec, batch=None)``
+        :math:`\nabla^2 L_B(\theta)\,v`, shape (P,), exact.
+
+    **Optional part** (used when present; otherwise computed from the minimal
+    part, skipped, or refused with a TypeError naming the method, as each
+    consumer documents):
+
+    ``per_sample_gradients(theta, batch=None)``
+        Rows :math:`g_i = \nabla\ell_i(\theta)`, shape (N, P), whose mean is
+        ``gradient``. Needed by the gradient-noise simulators and the exact
+        minibatch noise covariance; the source of the diagonal Fisher when
+        ``fisher_diagonal`` is absent.
+    ``fisher_diagonal(theta, batch=None)``
+        :math:`\frac1N\sum_i g_i^2` (elementwise), shape (P,); G-TRACER's
+        metric and the :math:`G` of the tracked :math:`\mathrm{Tr}(G^{-1}H)`.
+        Without it (and without ``per_sample_gradients``) :func:`train` skips
+        ``trace_ratio`` with a warning and refuses :class:`GTracer`.
+    ``hessian(theta, batch=None)``
+        The dense :math:`P\times P` Hessian; without it, consumers assemble it
+        from the :math:`P` products ``hvp(theta, e_j)``.
+    ``initial(seed)``
+        A seeded start; :func:`train` starts from zeros without it,
+        :func:`trained_spectrum` needs it or ``theta0``.
+    ``with_data(x, y)``
+        The same architecture on other data (a held-out loss); needed for
+        ``test_data``.
+
+    This base class provides the whole protocol, and ``fisher``,
+    ``gradient_covariance``, ``hvp_operator``, ``loss_on``, from private,
+    complex-safe kernels that subclasses implement: ``_loss``, ``_per_sample``
+    (and optionally ``_grad``, ``_hvp``, ``_hessian``) on an index array
+    ``idx`` (or None for every example); the public methods validate their
+    arguments and call them.
 
     Attributes
     ----------
@@ -163,10 +238,7 @@ class LossModel:
         return self.x.shape[0]
 
     def _theta(self, theta) -> np.ndarray:
-        theta = v.finite(theta, "theta")
-        if theta.shape != (self.n_params,):
-            raise DomainError(f"theta must have shape ({self.n_params},); got {theta.shape}")
-        return theta
+        return _models.as_theta(self, theta)
 
     def _vec(self, vec) -> np.ndarray:
         vec = v.finite(vec, "vec")
@@ -291,7 +363,7 @@ class LossModel:
         d = g - g.mean(axis=0)
         return d.T @ d / g.shape[0]
 
-    def initial(self, seed=None, scale=None) -> np.ndarray:
+    def initial(self, seed=0, scale=None) -> np.ndarray:
         r"""A seeded start :math:`\theta_0 \sim N(0, s^2 I_P)`, :math:`s` = ``scale`` (default :math:`1/\sqrt P`).
 
         The same ``seed`` gives the same vector in every process
@@ -569,7 +641,7 @@ class TwoLayerNetwork(LossModel):
         """Closed form :math:`G + R` (module docstring)."""
         return self.gauss_newton(theta, batch) + self.residual_hessian(theta, batch)
 
-    def initial(self, seed=None, scale=None) -> np.ndarray:
+    def initial(self, seed=0, scale=None) -> np.ndarray:
         """A seeded start: entries N(0, 1/d) for W and N(0, 1/h) for A (or N(0, scale^2) for both)."""
         g = _generator(seed, "hessian_models.init")
         k, h, d = self.n_out, self.n_hidden, self.n_in
@@ -624,8 +696,8 @@ class ScalarProduct(LossModel):
     still occur"; GD provably converges to the EoS there.
     X. Zhu, Z. Wang, X. Wang, M. Zhou, R. Ge, *Understanding edge-of-stability
     training dynamics with a minimalist example*, ICLR 2023: a related
-    two-parameter function (not checked here to be this one) whose GD endpoint
-    has sharpness just below :math:`2/\eta`.
+    two-parameter example whose GD endpoint has sharpness just below
+    :math:`2/\eta`.
     """
 
     def __init__(self, x=1.0, y=1.0):
@@ -686,7 +758,7 @@ class ScalarProduct(LossModel):
         c, ws = u * u - w * w, self.minimum_product()
         return m2 * float(np.hypot(c, 2 * ws))
 
-    def initial(self, seed=None, scale=1.0) -> np.ndarray:
+    def initial(self, seed=0, scale=1.0) -> np.ndarray:
         r"""A seeded start :math:`(u, v) \sim N(0, \mathrm{scale}^2 I_2)` (default scale 1)."""
         return super().initial(seed, scale)
 
@@ -816,7 +888,7 @@ class SoftmaxAttention(LossModel):
     def _grad(self, theta, idx):
         return self._per_sample(theta, idx).mean(axis=-2)
 
-    def initial(self, seed=None, scale=None) -> np.ndarray:
+    def initial(self, seed=0, scale=None) -> np.ndarray:
         r"""A seeded start: every entry of :math:`W_q, W_k, W_v` i.i.d. :math:`N(0, 1/d)`.
 
         With ``scale`` given, :math:`N(0, \mathrm{scale}^2)` instead.
@@ -825,7 +897,7 @@ class SoftmaxAttention(LossModel):
         return super().initial(seed, s)
 
 
-def gaussian_mixture(n_data, n_features, n_classes, *, separation=3.0, seed=None):
+def gaussian_mixture(n_data, n_features, n_classes, *, separation=3.0, seed=0):
     r"""Class-structured data: :math:`x = \mu_c + z`, :math:`z \sim N(0, I_d)`, one-hot targets.
 
     The class means :math:`\mu_c` are ``separation`` times random orthonormal
@@ -846,7 +918,7 @@ def gaussian_mixture(n_data, n_features, n_classes, *, separation=3.0, seed=None
     return x, np.eye(c)[labels]
 
 
-def synthetic_regression(n_data, n_features, n_outputs=1, *, n_hidden=4, noise=0.1, seed=None):
+def synthetic_regression(n_data, n_features, n_outputs=1, *, n_hidden=4, noise=0.1, seed=0):
     r"""Regression data from a random teacher network: :math:`y = A^*\tanh(W^*x) + \sigma\varepsilon`.
 
     :math:`x \sim N(0, I_d)`, :math:`W^*_{jl} \sim N(0, 1/d)` (unit-variance
@@ -884,7 +956,7 @@ def synthetic_regression(n_data, n_features, n_outputs=1, *, n_hidden=4, noise=0
 
 
 def synthetic_attention_task(n_data=64, seq_len=8, d=8, d_k=4, d_v=8, *, noise=0.1, teacher_scale=1.0,
-                             seed=None):
+                             seed=0):
     r"""Sequences labelled by a random teacher attention head plus noise, for :class:`SoftmaxAttention`.
 
     :math:`X_n` has i.i.d. :math:`N(0, 1)` entries; the teacher's
@@ -917,7 +989,7 @@ def synthetic_attention_task(n_data=64, seq_len=8, d=8, d_k=4, d_v=8, *, noise=0
 
 
 def teacher_network(n_data, n_features, n_hidden, *, target_scale=1.0, init_scale=None, teacher_hidden=4,
-                    noise=0.1, test_fraction=None, seed=None):
+                    noise=0.1, test_fraction=None, seed=0):
     """A :class:`TwoLayerNetwork` on :func:`synthetic_regression` data, with its seeded start.
 
     The targets are the teacher's times ``target_scale``; with ``test_fraction``
@@ -934,7 +1006,7 @@ def teacher_network(n_data, n_features, n_hidden, *, target_scale=1.0, init_scal
     return model, model.initial(seed, scale=init_scale), held_out
 
 
-def train_test_split(x, y, test_fraction=0.25, *, seed=None):
+def train_test_split(x, y, test_fraction=0.25, *, seed=0):
     """A seeded random split of examples (first axis) into training and held-out sets.
 
     Parameters
@@ -981,22 +1053,27 @@ class TrainedSpectrum:
     iterations: int
 
 
-def trained_spectrum(model: LossModel, theta0=None, *, seed=None, gtol=1e-8, max_iter=5000) -> TrainedSpectrum:
+def trained_spectrum(model: MinimalLossModel, theta0=None, *, seed=0, gtol=1e-8,
+                     max_iter=5000) -> TrainedSpectrum:
     """Train ``model`` by L-BFGS (scipy) from ``theta0`` (default the model's seeded start
     :meth:`LossModel.initial`) and return the Hessian eigenvalues at the point reached.
 
     ``converged`` is scipy's flag; ``gradient_norm`` says how close to a
-    critical point the spectrum was taken.
+    critical point the spectrum was taken. Needs the minimal protocol; the
+    dense Hessian is ``model.hessian`` or, without it, assembled from ``P``
+    Hessian-vector products; a model without ``initial`` needs ``theta0``.
     """
     if theta0 is None:
+        if not hasattr(model, "initial"):
+            raise _models.missing_method(model, "initial", "trained_spectrum without theta0")
         theta0 = model.initial(seed)
-    theta0 = model._theta(theta0)
+    theta0 = _models.as_theta(model, theta0)
     max_iter = v.as_int(max_iter, "max_iter", 1)
     with single_threaded_blas():  # small dense problems: BLAS threads only contend
         res = optimize.minimize(model.loss, theta0, jac=model.gradient, method="L-BFGS-B",
                                 options=dict(maxiter=max_iter, gtol=float(gtol), ftol=0.0, maxcor=30))
         theta = res.x
-        h = model.hessian(theta)
+        h = _models.dense_hessian(model, theta)
         eig = np.linalg.eigvalsh(0.5 * (h + h.T))
         gn = None
         if hasattr(model, "gauss_newton"):

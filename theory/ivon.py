@@ -5,8 +5,8 @@ Conventions
 IVON learns a diagonal Gaussian posterior :math:`q = \mathcal N(m, \operatorname{diag}\sigma^2)`
 over the parameters. Its state is the mean :math:`m`, the Hessian estimate
 :math:`h`, the gradient momentum :math:`g` and the step count :math:`t`;
-hyperparameters are the learning rate ``lr`` :math:`\alpha`, gradient momentum
-``beta1`` :math:`\beta_1`, Hessian momentum ``beta2`` :math:`\beta_2`, weight
+hyperparameters are the learning rate ``lr`` :math:`\eta` (the paper's :math:`\alpha`), gradient
+momentum ``beta1`` :math:`\beta_1`, Hessian momentum ``beta2`` :math:`\beta_2`, weight
 decay ``weight_decay`` :math:`\delta`, effective sample size ``ess``
 :math:`\lambda` and the initial Hessian :math:`h_0`. The posterior variance is
 
@@ -24,7 +24,7 @@ average loss per example and :math:`\epsilon \sim \mathcal N(0, I)`:
     h &\leftarrow \beta_2 h + (1-\beta_2)\,\hat h
         + \tfrac12(1-\beta_2)^2\,(h - \hat h)^2/(h + \delta) \\
     \bar g &\leftarrow g/(1 - \beta_1^t) \\
-    m &\leftarrow m - \alpha\,(\bar g + \delta m)/(h + \delta) \\
+    m &\leftarrow m - \eta\,(\bar g + \delta m)/(h + \delta) \\
     \sigma &\leftarrow 1/\sqrt{\lambda(h + \delta)}
 
 (all operations elementwise; :math:`\hat h` uses the :math:`\sigma` of the
@@ -33,9 +33,9 @@ draw, the mean update the new :math:`h`). With several Monte Carlo draws
 reference implementation (``ivon-opt`` 0.1.3, ``team-approx-bayes/ivon``,
 ``ivon/_ivon.py``) does exactly this; it also clips the mean step elementwise
 to ``[-clip_radius, clip_radius]`` (default infinite) and, by default
-(``rescale_lr=True``), multiplies :math:`\alpha` by :math:`h_0 + \delta` so
-that the first step is an SGD step of size :math:`\alpha`. :func:`ivon_step`
-takes the :math:`\alpha` actually used: pass ``lr * (h0 + weight_decay)`` to
+(``rescale_lr=True``), multiplies :math:`\eta` by :math:`h_0 + \delta` so
+that the first step is an SGD step of size :math:`\eta`. :func:`ivon_step`
+takes the :math:`\eta` actually used: pass ``lr * (h0 + weight_decay)`` to
 match that default.
 
 Stability of the mean update. On a quadratic with Hessian :math:`H`, frozen
@@ -45,12 +45,12 @@ it is stable iff the *preconditioned sharpness* satisfies
 
 .. math::
 
-    \lambda_{\max}\big(\operatorname{diag}(p)^{-1} H\big) < \frac{2 + 2\beta_1}{(1-\beta_1)\,\alpha}
+    \lambda_{\max}\big(\operatorname{diag}(p)^{-1} H\big) < \frac{2 + 2\beta_1}{(1-\beta_1)\,\eta}
 
 (:func:`adaptive_threshold`; derivation there), the adaptive edge of stability
-of Cohen et al. (2022): :math:`2/\alpha` without momentum,
-:math:`38/\alpha` at IVON's default :math:`\beta_1 = 0.9`. A statement that
-IVON keeps its adaptive sharpness below :math:`2/\alpha` is the
+of Cohen et al. (2022): :math:`2/\eta` without momentum,
+:math:`38/\eta` at IVON's default :math:`\beta_1 = 0.9`. A statement that
+IVON keeps its adaptive sharpness below :math:`2/\eta` is the
 :math:`\beta_1 = 0` case only.
 
 Sources: Y. Shen, N. Daheim, B. Cong, P. Nickl, G. M. Marconi, C. Bazan,
@@ -174,7 +174,7 @@ def ivon_step(state: IVONState, grad, noise, *, lr, ess, beta1=0.9, beta2=0.9999
             \qquad \sigma^2 = 1/(\lambda(h+\delta)) \\
         g_+ &= \beta_1 g + (1-\beta_1)\hat g \\
         h_+ &= \beta_2 h + (1-\beta_2)\hat h + \tfrac12(1-\beta_2)^2 (h - \hat h)^2/(h + \delta) \\
-        m_+ &= m - \alpha\,\operatorname{clip}\!\big((g_+/(1-\beta_1^{t+1}) + \delta m)/(h_+ + \delta),\ \pm\xi\big)
+        m_+ &= m - \eta\,\operatorname{clip}\!\big((g_+/(1-\beta_1^{t+1}) + \delta m)/(h_+ + \delta),\ \pm\xi\big)
 
     with :math:`\hat g` and :math:`\hat g\epsilon` averaged over the leading
     axis when several draws are given. No randomness inside.
@@ -190,7 +190,7 @@ def ivon_step(state: IVONState, grad, noise, *, lr, ess, beta1=0.9, beta2=0.9999
     noise : array_like
         :math:`\epsilon`, the standard normal draw(s) behind ``grad``, same shape.
     lr : float
-        :math:`\alpha`, finite and > 0 (the reference implementation's default
+        :math:`\eta`, finite and > 0 (the reference implementation's default
         uses ``lr * (hess_init + weight_decay)``; see the module notes).
     ess : float
         Effective sample size :math:`\lambda`, finite and > 0.
@@ -254,46 +254,46 @@ def ivon_step(state: IVONState, grad, noise, *, lr, ess, beta1=0.9, beta2=0.9999
 
 
 def adaptive_threshold(lr, beta1=0.0):
-    r"""Stability edge of preconditioned GD with EMA momentum: :math:`(2 + 2\beta_1)/((1-\beta_1)\alpha)`.
+    r"""Stability edge of preconditioned GD with EMA momentum: :math:`(2 + 2\beta_1)/((1-\beta_1)\eta)`.
 
     The update :math:`g_{t+1} = \beta_1 g_t + (1-\beta_1)\nabla\ell(m_t)`,
-    :math:`m_{t+1} = m_t - \alpha P^{-1} g_{t+1}` (Adam's first moment with a
+    :math:`m_{t+1} = m_t - \eta P^{-1} g_{t+1}` (Adam's first moment with a
     fixed preconditioner :math:`P`; IVON's mean update with :math:`P = h + \delta`)
     on :math:`\ell = \tfrac12 m^\top H m` is stable iff
 
     .. math::
 
-        \lambda_{\max}(P^{-1}H) < \frac{2 + 2\beta_1}{(1 - \beta_1)\,\alpha}.
+        \lambda_{\max}(P^{-1}H) < \frac{2 + 2\beta_1}{(1 - \beta_1)\,\eta}.
 
     Derivation: along an eigenvector of :math:`P^{-1}H` with eigenvalue
-    :math:`s`, eliminating :math:`g` (:math:`\alpha g_t = P(m_{t-1} - m_t)`) gives
+    :math:`s`, eliminating :math:`g` (:math:`\eta g_t = P(m_{t-1} - m_t)`) gives
     the two-term recursion
 
     .. math::
 
-        m_{t+1} = \big(1 + \beta_1 - (1-\beta_1)\alpha s\big)\,m_t - \beta_1 m_{t-1},
+        m_{t+1} = \big(1 + \beta_1 - (1-\beta_1)\eta s\big)\,m_t - \beta_1 m_{t-1},
 
     with characteristic polynomial
-    :math:`\chi(z) = z^2 - (1 + \beta_1 - (1-\beta_1)\alpha s)\,z + \beta_1`. Both
+    :math:`\chi(z) = z^2 - (1 + \beta_1 - (1-\beta_1)\eta s)\,z + \beta_1`. Both
     roots lie inside the unit circle iff (Jury / Schur-Cohn) :math:`|\beta_1| < 1`,
-    :math:`\chi(1) = (1-\beta_1)\alpha s > 0` and
-    :math:`\chi(-1) = 2 + 2\beta_1 - (1-\beta_1)\alpha s > 0`, i.e.
-    :math:`0 < s < (2+2\beta_1)/((1-\beta_1)\alpha)`. At the upper edge a root
+    :math:`\chi(1) = (1-\beta_1)\eta s > 0` and
+    :math:`\chi(-1) = 2 + 2\beta_1 - (1-\beta_1)\eta s > 0`, i.e.
+    :math:`0 < s < (2+2\beta_1)/((1-\beta_1)\eta)`. At the upper edge a root
     crosses :math:`z = -1` (the other is :math:`-\beta_1`): period-two
-    oscillation, as for GD at :math:`2/\alpha` (the case :math:`\beta_1 = 0`).
+    oscillation, as for GD at :math:`2/\eta` (the case :math:`\beta_1 = 0`).
     With bias correction (:math:`g/(1-\beta_1^t)`) the recursion's coefficients
     tend to these geometrically fast, so the asymptotic edge is the same.
 
     Weight decay entering outside the momentum, as in IVON
-    (:math:`m_+ = m - \alpha(\bar g + \delta m)/p`), shifts the edge: the same
-    argument gives :math:`(1-\beta_1)\alpha s + (1+\beta_1)\alpha\delta/p < 2(1+\beta_1)`,
-    a correction of relative size :math:`\alpha\delta/(2p)`; this function
+    (:math:`m_+ = m - \eta(\bar g + \delta m)/p`), shifts the edge: the same
+    argument gives :math:`(1-\beta_1)\eta s + (1+\beta_1)\eta\delta/p < 2(1+\beta_1)`,
+    a correction of relative size :math:`\eta\delta/(2p)`; this function
     returns the :math:`\delta = 0` edge.
 
     Parameters
     ----------
     lr : array_like
-        :math:`\alpha`, finite and > 0.
+        :math:`\eta`, finite and > 0.
     beta1 : array_like, default 0
         :math:`\beta_1` in [0, 1).
 
@@ -331,7 +331,7 @@ def adaptive_spectral_radius(sharpness, lr, beta1=0.0):
     r"""Spectral radius of the EMA-momentum recursion at preconditioned sharpness ``sharpness`` :math:`s`.
 
     The larger modulus of the roots of
-    :math:`z^2 - (1 + \beta_1 - (1-\beta_1)\alpha s)z + \beta_1`; below 1 iff
+    :math:`z^2 - (1 + \beta_1 - (1-\beta_1)\eta s)z + \beta_1`; below 1 iff
     :math:`0 < s <` :func:`adaptive_threshold`. The per-step growth (or decay)
     factor of the slowest mode.
     """

@@ -16,6 +16,16 @@ mean time to pass well beyond the saddle (to the next minimum); the mean
 first-passage time to the saddle itself is :math:`\approx\tau/2` at low temperature.
 :func:`mean_first_passage_time` computes either exactly in 1-D.
 
+Where :math:`D` depends on :math:`\theta` the stochastic convention matters
+(``convention``). Every function here defaults to Ito's (``"ito"``): an SGD
+step :math:`\theta_{k+1} = \theta_k - \mathrm{lr}\,\nabla L(\theta_k) + \mathrm{lr}\,\xi_k`,
+:math:`\operatorname{Cov}\xi_k = C(\theta_k)/B`, draws its noise at the
+pre-step point, which is the Euler-Maruyama scheme of the Ito SDE (as are the
+simulators of :mod:`theory.simulators.escape`). ``"hanggi"`` (Haenggi-Klimontovich,
+"isothermal") is the reading in which Xie, Sato and Sugiyama's prefactor
+:math:`2\pi/|H_{be}|` holds; their exponent, which carries the dependence on
+:math:`B`, lr and the sharpness, is the same in both.
+
 References
 ----------
 H. A. Kramers, Physica 7, 284 (1940); H. Eyring, J. Chem. Phys. 3, 107 (1935);
@@ -147,7 +157,7 @@ def sgld_escape_time(delta_loss, hess_min, hess_saddle, temperature, *, log=Fals
 
 
 def escape_time_1d(delta_loss, hess_min, hess_saddle, diffusion_min, diffusion_saddle=None, s=0.5, *, log=False,
-                   convention="hanggi", _stacklevel=3):
+                   convention="ito", _stacklevel=3):
     r"""Escape time over a 1-D barrier when the diffusion differs at the minimum and at the saddle.
 
     .. math::
@@ -157,12 +167,12 @@ def escape_time_1d(delta_loss, hess_min, hess_saddle, diffusion_min, diffusion_s
 
     the Laplace approximation of the exact mean first-passage time when
     :math:`D = D_a` on the part of the climb below :math:`L(a) + s\Delta L` and
-    :math:`D = D_b` above it; the exponent is :math:`+1/2` in the
-    Haenggi-Klimontovich convention (``"hanggi"``, the theory's) and
-    :math:`-1/2` in Ito's (``"ito"``: noise evaluated at the current point, as an
-    SGD step does). With :math:`D_a = D_b = T` both are Kramers' formula; with
+    :math:`D = D_b` above it; the exponent is :math:`-1/2` in Ito's convention
+    (``"ito"``, the default: noise evaluated at the current point, as an SGD step
+    does) and :math:`+1/2` in the Haenggi-Klimontovich one (``"hanggi"``, Xie et
+    al.'s). With :math:`D_a = D_b = T` both are Kramers' formula; with
     :math:`D = \frac{\mathrm{lr}}{2B}|H|` it is :func:`sgd_escape_time`, whose
-    prefactor becomes :math:`2\pi/|H_b|` (HK) or :math:`2\pi/H_a` (Ito). Derived
+    prefactor becomes :math:`2\pi/H_a` (Ito) or :math:`2\pi/|H_b|` (HK). Derived
     here (see the escape-theory docs page) and checked against
     :func:`mean_first_passage_time` with the same piecewise diffusion in both
     conventions (check ``kramers.sgd_prefactor``).
@@ -193,23 +203,25 @@ def _sgd_inputs(lr, batch_size):
 
 
 def sgd_escape_time(delta_loss, hess_min_escape, hess_saddle_escape, lr, batch_size, s=0.5, *, log=False,
-                    convention="hanggi"):
+                    convention="ito"):
     r"""Mean escape time of SGD, whose gradient noise has covariance :math:`\approx H/B` near critical points.
 
     .. math::
 
-        \tau = \frac{2\pi}{|H_{be}|}\exp\!\Big[\frac{2B\,\Delta L}{\mathrm{lr}}
-               \Big(\frac{s}{H_{ae}} + \frac{1-s}{|H_{be}|}\Big)\Big],
+        \tau = \frac{2\pi}{H_{ae}}\exp\!\Big[\frac{2B\,\Delta L}{\mathrm{lr}}
+               \Big(\frac{s}{H_{ae}} + \frac{1-s}{|H_{be}|}\Big)\Big]
+        \quad\text{(Ito; } 2\pi/|H_{be}| \text{ in place of } 2\pi/H_{ae}
+        \text{ for } \texttt{convention="hanggi"}\text{)},
 
     in continuous time (:math:`\tau/\mathrm{lr}` iterations). The diffusion is
     :math:`D = \frac{\mathrm{lr}}{2B}H_{ae}` while the loss is below
     :math:`L(a) + s\Delta L` and :math:`\frac{\mathrm{lr}}{2B}|H_{be}|` above it; ``s``
-    in (0, 1) is the paper's path-dependent constant. The prefactor
-    :math:`2\pi/|H_{be}|` is that of the Haenggi-Klimontovich reading of the
-    state-dependent noise, as in the paper; an SGD step draws its noise at the
-    current iterate, which is Ito's reading, whose prefactor is
-    :math:`2\pi/H_{ae}` (``convention="ito"``). The exponent, which carries the
-    trends, is the same in both. Hence :math:`-\log\gamma`
+    in (0, 1) is the paper's path-dependent constant. An SGD step draws its
+    noise at the current iterate, which is Ito's reading of the
+    state-dependent noise (the default), with prefactor :math:`2\pi/H_{ae}`;
+    the paper's prefactor :math:`2\pi/|H_{be}|` is that of the
+    Haenggi-Klimontovich reading (``convention="hanggi"``). The exponent, which
+    carries the trends, is the same in both. Hence :math:`-\log\gamma`
     is linear in :math:`B`, in :math:`1/\mathrm{lr}`, and in :math:`1/k` when every
     Hessian is multiplied by :math:`k`: SGD leaves sharp minima exponentially
     faster than flat ones. A literal :math:`D\propto L''(\theta)` would vanish at
@@ -230,14 +242,15 @@ def sgd_escape_time(delta_loss, hess_min_escape, hess_saddle_escape, lr, batch_s
         :math:`B`, integer >= 1.
     s : array_like, default 0.5
         In (0, 1).
-    convention : {"hanggi", "ito"}
+    convention : {"ito", "hanggi"}, default "ito"
         Reading of the state-dependent noise (it changes the prefactor only).
 
     References
     ----------
-    Xie, Sato and Sugiyama (ICLR 2021), Theorem 3.2 and Sec. 3; the prefactor
-    :math:`2\pi/|H_{be}|` is that of the exact 1-D first-passage time in the
-    Haenggi-Klimontovich convention (:func:`escape_time_1d`).
+    Xie, Sato and Sugiyama (ICLR 2021), Theorem 3.2 and Sec. 3; the prefactors
+    :math:`2\pi/H_{ae}` and :math:`2\pi/|H_{be}|` are those of the exact 1-D
+    first-passage time in the Ito and Haenggi-Klimontovich conventions
+    (:func:`escape_time_1d`).
     """
     lr, b = _sgd_inputs(lr, batch_size)
     ha = v.positive(hess_min_escape, "hess_min_escape")
@@ -248,7 +261,7 @@ def sgd_escape_time(delta_loss, hess_min_escape, hess_saddle_escape, lr, batch_s
 
 
 def mixed_escape_time(delta_loss, hess_min_escape, hess_saddle_escape, temperature, lr, batch_size, s=0.5, *,
-                      log=False, convention="hanggi"):
+                      log=False, convention="ito"):
     r"""Escape time with both injected white noise (SGLD, temperature :math:`T`) and SGD gradient noise.
 
     :func:`escape_time_1d` along the escape direction with
@@ -256,6 +269,7 @@ def mixed_escape_time(delta_loss, hess_min_escape, hess_saddle_escape, temperatu
     the SGLD result (1-D) at :math:`\mathrm{lr}/B \to 0` and the SGD one at :math:`T \to 0`.
     The reduction to the escape direction drops the transverse
     :math:`\sqrt{\det}` factor of the SGLD prefactor (exact in 1-D).
+    ``convention`` (default ``"ito"``) as in :func:`sgd_escape_time`.
     """
     lr, b = _sgd_inputs(lr, batch_size)
     t = v.nonnegative(temperature, "temperature", allow_inf=False)
@@ -404,9 +418,9 @@ def mean_first_passage_time(potential, start, end, temperature, diffusion=None, 
         Hessian at the minimum inside the valley, the saddle's magnitude near
         it; a literal :math:`L''` vanishes at inflection points and is refused).
         Needs ``gradient`` (:math:`U'`) unless ``potential`` is a Landscape.
-    convention : {"ito", "hanggi"}
+    convention : {"ito", "hanggi"}, default "ito"
         Stochastic calculus of the multiplicative noise when ``diffusion`` is
-        given: Ito, or Haenggi-Klimontovich (``"hanggi"``, the "isothermal"
+        given: Ito (the SGD step's), or Haenggi-Klimontovich (``"hanggi"``, the "isothermal"
         convention whose stationary density is :math:`e^{-\Phi}`; in it the
         SGD prefactor is :math:`2\pi/|H_{be}|`).
     points : sequence of float

@@ -13,7 +13,7 @@ simulations.
 
 Landscapes:
 
-- :class:`DoubleWell`: the 1-D quartic double well (the notes' reference).
+- :class:`DoubleWell`: the 1-D quartic double well (the reference well of the escape docs).
 - :class:`DoubleWellND`: the double well along :math:`x_0` with harmonic
   transverse directions whose stiffness depends on :math:`x_0`, so the
   Eyring-Kramers determinant ratio differs from 1.
@@ -291,7 +291,7 @@ class Landscape:
         Escape simulations stop a walker when ``basin(x) != basin(start)``.
         Note that the first time the label changes is the first passage to the
         separatrix, which at low temperature takes about half of Kramers' mean
-        escape time :math:`\tau` (see the notes, section 2): Kramers' :math:`\tau`
+        escape time :math:`\tau` (see the escape docs page): Kramers' :math:`\tau`
         is the time to get well beyond the saddle.
         """
         raise NotImplementedError(
@@ -396,7 +396,7 @@ class DoubleWell(Landscape):
     formula and polished by Newton's method. Untilted: :math:`x = 0, \pm w`
     with :math:`U = h, 0` and :math:`U'' = -4h/w^2, 8h/w^2`.
 
-    The default is the notes' reference :math:`U = x^4/4 - x^2/2` shifted by 1/4
+    The default is the reference well :math:`U = x^4/4 - x^2/2` shifted by 1/4
     (minima at :math:`\pm1` with :math:`U'' = 2`, saddle at 0 with :math:`U'' = -1`,
     barrier 1/4).
 

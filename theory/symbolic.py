@@ -7,8 +7,8 @@ traced back to the update rule. Per eigen-direction (scalar) the model is
 .. math::
 
     \ell(\theta) = \tfrac12\lambda\theta^2, \qquad
-    m_+ = m - \rho\,\frac1{N_s}\sum_{k=1}^{N_s}\ell'(m + e_k)
-        = (1-\rho\lambda)\,m - \rho\lambda\bar e, \qquad
+    m_+ = m - \eta\,\frac1{N_s}\sum_{k=1}^{N_s}\ell'(m + e_k)
+        = (1-\eta\lambda)\,m - \eta\lambda\bar e, \qquad
     \bar e \sim \mathcal N(0, \sigma^2/N_s),
 
 with gradient component :math:`g = \lambda m`. Every ``*()`` function below
@@ -20,9 +20,10 @@ agree. :func:`lambdify_all` turns the derived expressions into NumPy or mpmath
 callables.
 
 Symbols (see :func:`symbols`): ``lam`` :math:`\lambda`, ``g``, ``m``, ``lr``
-:math:`\rho`, ``sigma`` :math:`\sigma`, ``N_s`` :math:`N_s`, ``nu``
+:math:`\eta`, ``sigma`` :math:`\sigma` (the perturbation's standard
+deviation), ``scale`` :math:`s` (a Student-t law's scale), ``N_s`` :math:`N_s`, ``nu``
 :math:`\nu` (Student-t degrees of freedom), ``z`` :math:`= N_s g^2/\sigma^2`,
-``x`` (VF), ``w`` :math:`= z\rho^2/4`, ``t`` (step), ``m0`` and ``v0`` (mean
+``x`` (VF), ``w`` :math:`= z\eta^2/4`, ``t`` (step), ``m0`` and ``v0`` (mean
 and variance of the initial :math:`m`).
 
 Source: A. Ghosh et al., *Variational Learning Finds Flatter Solutions at the
@@ -64,7 +65,7 @@ def symbols() -> SimpleNamespace:
     Returns
     -------
     types.SimpleNamespace
-        ``lam, lr, sigma, nu, z, w, x`` positive; ``g, m, theta, m0`` real;
+        ``lam, lr, sigma, scale, nu, z, w, x`` positive; ``g, m, theta, m0`` real;
         ``N_s`` a positive integer; ``t`` a nonnegative integer; ``v0``
         nonnegative. (``nu > 2`` cannot be stated as an assumption: the
         Student-t derivation substitutes ``nu = 2 + k`` with ``k > 0``.)
@@ -76,6 +77,7 @@ def symbols() -> SimpleNamespace:
     pos = {"positive": True}
     return SimpleNamespace(
         lam=sp.Symbol("lam", **pos), lr=sp.Symbol("lr", **pos), sigma=sp.Symbol("sigma", **pos),
+        scale=sp.Symbol("scale", **pos),
         nu=sp.Symbol("nu", **pos), z=sp.Symbol("z", **pos), w=sp.Symbol("w", **pos),
         x=sp.Symbol("x", **pos), g=sp.Symbol("g", real=True), m=sp.Symbol("m", real=True),
         theta=sp.Symbol("theta", real=True), m0=sp.Symbol("m0", real=True),
@@ -117,12 +119,12 @@ def expected_loss_change():
     .. math::
 
         \mathbb E[\ell(m_+)] - \ell(m)
-        = \frac{\rho}{2}\Big[g^2(\rho\lambda - 2) + \frac{\rho\lambda^3\sigma^2}{N_s}\Big].
+        = \frac{\eta}{2}\Big[g^2(\eta\lambda - 2) + \frac{\eta\lambda^3\sigma^2}{N_s}\Big].
 
     Derivation: :math:`\bar e` is a :func:`sympy.stats.Normal` with standard
     deviation :math:`\sigma/\sqrt{N_s}`, the expectation of
     :math:`\ell(m_+)` is taken with :func:`sympy.stats.E`, giving
-    :math:`\tfrac\lambda2[((1-\rho\lambda)^2 - 1)m^2 + \rho^2\lambda^2\sigma^2/N_s]`,
+    :math:`\tfrac\lambda2[((1-\eta\lambda)^2 - 1)m^2 + \eta^2\lambda^2\sigma^2/N_s]`,
     and :math:`m = g/\lambda` is substituted. With :math:`g = \lambda m` both
     sides are polynomials in :math:`(\lambda, m)`, so the identity holds for
     any real :math:`\lambda` although ``lam`` is declared positive.
@@ -149,11 +151,11 @@ def threshold_cubic():
 
     .. math::
 
-        \mathbb E[\ell(m_+)] - \ell(m) = \frac{\rho^2\sigma^2}{2N_s}
-        \big(\lambda^3 + z\lambda - 2z/\rho\big), \qquad z = \frac{N_s g^2}{\sigma^2}.
+        \mathbb E[\ell(m_+)] - \ell(m) = \frac{\eta^2\sigma^2}{2N_s}
+        \big(\lambda^3 + z\lambda - 2z/\eta\big), \qquad z = \frac{N_s g^2}{\sigma^2}.
 
     Derivation: :func:`expected_loss_change` is divided by the positive factor
-    :math:`\rho^2\sigma^2/(2N_s)` and :math:`g^2 = z\sigma^2/N_s` is substituted.
+    :math:`\eta^2\sigma^2/(2N_s)` and :math:`g^2 = z\sigma^2/N_s` is substituted.
     The cubic is strictly increasing in :math:`\lambda` (derivative
     :math:`3\lambda^2 + z > 0`), so it has one real root :math:`\lambda^*`, and
     the direction descends in expectation iff :math:`\lambda < \lambda^*`.
@@ -161,7 +163,7 @@ def threshold_cubic():
     Returns
     -------
     sympy.Expr
-        :math:`\lambda^3 + z\lambda - 2z/\rho`, in ``lam, z, lr``.
+        :math:`\lambda^3 + z\lambda - 2z/\eta`, in ``lam, z, lr``.
 
     References
     ----------
@@ -177,18 +179,18 @@ def threshold_cubic():
 
 @lru_cache(maxsize=None)
 def variational_factor_closed_form():
-    r"""The variational factor :math:`\mathrm{VF}(z) = \tfrac\rho2\lambda^*`, derived.
+    r"""The variational factor :math:`\mathrm{VF}(z) = \tfrac\eta2\lambda^*`, derived.
 
     .. math::
 
-        \mathrm{VF}(z) = \rho\sqrt{z/3}\,
-        \sinh\!\Big(\tfrac13\operatorname{arcsinh}\!\big(\tfrac3\rho\sqrt{3/z}\big)\Big).
+        \mathrm{VF}(z) = \eta\sqrt{z/3}\,
+        \sinh\!\Big(\tfrac13\operatorname{arcsinh}\!\big(\tfrac3\eta\sqrt{3/z}\big)\Big).
 
     Derivation: the real root of a depressed cubic :math:`y^3 + py + q` with
     :math:`p > 0` is :math:`-2\sqrt{p/3}\,\sinh\big(\tfrac13\operatorname{arcsinh}
     (\tfrac{3q}{2p}\sqrt{3/p})\big)` (the hyperbolic form of Cardano's
     solution); :math:`p` and :math:`q` are read off :func:`threshold_cubic`
-    (:math:`p = z`, :math:`q = -2z/\rho`) and :math:`\lambda^* = (2/\rho)\mathrm{VF}`.
+    (:math:`p = z`, :math:`q = -2z/\eta`) and :math:`\lambda^* = (2/\eta)\mathrm{VF}`.
     That this is the root is checked by :func:`threshold_root_residual`.
     Numeric twins: :func:`theory.vgd.variational_factor`,
     :func:`theory.vgd.vgd_threshold`.
@@ -213,14 +215,14 @@ def variational_factor_closed_form():
 
 @lru_cache(maxsize=None)
 def threshold_root_residual():
-    r"""The cubic of :func:`threshold_cubic` at :math:`\lambda^* = (2/\rho)\mathrm{VF}`, reduced to 0.
+    r"""The cubic of :func:`threshold_cubic` at :math:`\lambda^* = (2/\eta)\mathrm{VF}`, reduced to 0.
 
-    With :math:`u = \tfrac13\operatorname{arcsinh}\big(\tfrac3\rho\sqrt{3/z}\big)`,
+    With :math:`u = \tfrac13\operatorname{arcsinh}\big(\tfrac3\eta\sqrt{3/z}\big)`,
     :math:`\lambda^* = 2\sqrt{z/3}\sinh u` and the cubic is
-    :math:`2(z/3)^{3/2}(4\sinh^3u + 3\sinh u) - 2z/\rho`. The triple-angle
+    :math:`2(z/3)^{3/2}(4\sinh^3u + 3\sinh u) - 2z/\eta`. The triple-angle
     identity :math:`\sinh 3u = 4\sinh^3u + 3\sinh u` (itself obtained here from
     :func:`sympy.expand_trig` and :math:`\cosh^2 = 1 + \sinh^2`) turns this into
-    :math:`2(z/3)^{3/2}\,\tfrac3\rho\sqrt{3/z} - 2z/\rho = 0`. The reduction is
+    :math:`2(z/3)^{3/2}\,\tfrac3\eta\sqrt{3/z} - 2z/\eta = 0`. The reduction is
     fully symbolic (no numeric evaluation is needed).
 
     Returns
@@ -246,13 +248,13 @@ def threshold_root_residual():
 
 @lru_cache(maxsize=None)
 def scaled_cubic():
-    r"""The threshold cubic in the variables :math:`x = \mathrm{VF}`, :math:`w = z\rho^2/4`.
+    r"""The threshold cubic in the variables :math:`x = \mathrm{VF}`, :math:`w = z\eta^2/4`.
 
     .. math:: x^3 + wx - w = 0.
 
-    Derivation: substitute :math:`\lambda = 2x/\rho` in :func:`threshold_cubic`,
-    multiply by :math:`\rho^3/8 > 0` and put :math:`z = 4w/\rho^2`. So VF depends
-    on :math:`z` and :math:`\rho` only through :math:`w`, and lies in (0, 1)
+    Derivation: substitute :math:`\lambda = 2x/\eta` in :func:`threshold_cubic`,
+    multiply by :math:`\eta^3/8 > 0` and put :math:`z = 4w/\eta^2`. So VF depends
+    on :math:`z` and :math:`\eta` only through :math:`w`, and lies in (0, 1)
     (the cubic is :math:`-w < 0` at 0 and :math:`1 > 0` at 1).
 
     Returns
@@ -280,20 +282,22 @@ def _student_t_moments():
 
 
 def student_t_variance():
-    r"""Variance of a Student-t perturbation :math:`e = \sigma T`, :math:`T \sim t_\nu`, derived.
+    r"""Variance of a Student-t perturbation :math:`e = sT` of scale :math:`s`, :math:`T \sim t_\nu`, derived.
 
-    .. math:: \operatorname{Var}(e) = \sigma^2\frac{\nu}{\nu - 2}, \qquad \nu > 2.
+    .. math:: \operatorname{Var}(e) = s^2\frac{\nu}{\nu - 2}, \qquad \nu > 2.
 
     Derivation: :math:`\mathbb E[T^2]` is integrated against the density of
     :func:`sympy.stats.StudentT` (sympy's moment generating function route
     fails: the t distribution has none), with :math:`\nu = 2 + k`, :math:`k > 0`;
     :math:`\mathbb E[T] = 0`. For :math:`\nu \le 2` the integral diverges.
-    Numeric twin: :func:`theory.vgd.perturbation_variance`.
+    The perturbation of standard deviation :math:`\sigma` therefore has
+    scale :math:`s = \sigma\sqrt{(\nu-2)/\nu}`. Numeric twins:
+    :func:`theory.vgd.perturbation_variance`, :func:`theory.vgd.perturbation_scale`.
 
     Returns
     -------
     sympy.Expr
-        :math:`\sigma^2\nu/(\nu-2)`, in ``sigma, nu``.
+        :math:`s^2\nu/(\nu-2)`, in ``scale, nu``.
 
     References
     ----------
@@ -302,26 +306,26 @@ def student_t_variance():
     """
     s = symbols()
     mean, second = _student_t_moments()
-    return sp.factor(s.sigma**2 * (second - mean**2))
+    return sp.factor(s.scale**2 * (second - mean**2))
 
 
 @lru_cache(maxsize=None)
 def student_t_expected_change():
-    r"""Expected one-step change with Student-t perturbations (:math:`\nu > 2`, scale :math:`\sigma`).
+    r"""Expected one-step change with Student-t perturbations (:math:`\nu > 2`, standard deviation :math:`\sigma`).
 
     .. math::
 
         \mathbb E[\ell(m_+)] - \ell(m)
-        = \frac{\rho}{2}\Big[g^2(\rho\lambda - 2)
-        + \frac{\rho\lambda^3}{N_s}\,\frac{\sigma^2\nu}{\nu - 2}\Big].
+        = \frac{\eta}{2}\Big[g^2(\eta\lambda - 2) + \frac{\eta\lambda^3\sigma^2}{N_s}\Big],
 
-    Derivation: :math:`\ell(m_+)` is a quadratic polynomial in :math:`\bar e`, so
-    its expectation needs only :math:`\mathbb E[\bar e] = 0` and
-    :math:`\mathbb E[\bar e^2] = \operatorname{Var}(e)/N_s` (independent
-    samples), with :math:`\operatorname{Var}(e)` from
-    :func:`student_t_variance`: the Gaussian result with
-    :math:`\sigma^2 \to \sigma^2\nu/(\nu-2)`; it tends to it as :math:`\nu\to\infty`.
-    Numeric twin: :func:`theory.quadratic.expected_loss_change` with ``dof``.
+    the Gaussian result, whatever :math:`\nu`. Derivation: :math:`\ell(m_+)`
+    is a quadratic polynomial in :math:`\bar e`, so its expectation needs only
+    :math:`\mathbb E[\bar e] = 0` and :math:`\mathbb E[\bar e^2] =
+    \operatorname{Var}(e)/N_s` (independent samples), with
+    :math:`\operatorname{Var}(e)` from :func:`student_t_variance` at the scale
+    :math:`s = \sigma\sqrt{(\nu-2)/\nu}` of the perturbation of standard
+    deviation :math:`\sigma`. Numeric twin:
+    :func:`theory.quadratic.expected_loss_change` with ``dof``.
 
     Returns
     -------
@@ -336,7 +340,8 @@ def student_t_expected_change():
     mean, _ = _student_t_moments()
     if mean != 0:
         raise ArithmeticError(f"Student-t mean should be 0, got {mean}")
-    return _change_from_moments(student_t_variance() / s.Ns)
+    scale = s.sigma * sp.sqrt((s.nu - 2) / s.nu)
+    return _change_from_moments(student_t_variance().subs(s.scale, scale) / s.Ns)
 
 
 @lru_cache(maxsize=None)
@@ -364,8 +369,8 @@ def second_moment_recursion() -> SimpleNamespace:
 
     .. math::
 
-        M_{t+1} = a^2 M_t + c, \qquad a = 1 - \rho\lambda, \quad
-        c = \frac{\rho^2\lambda^2\sigma^2}{N_s}, \qquad M_0 = m_0^2 + v_0,
+        M_{t+1} = a^2 M_t + c, \qquad a = 1 - \eta\lambda, \quad
+        c = \frac{\eta^2\lambda^2\sigma^2}{N_s}, \qquad M_0 = m_0^2 + v_0,
 
         M_t = a^{2t}(m_0^2 + v_0) + c\,\frac{1 - a^{2t}}{1 - a^2}.
 
@@ -406,11 +411,11 @@ def expected_loss_after(t=None):
 
         \mathbb E[\ell_t] = \frac\lambda2\Big[a^{2t}(m_0^2 + v_0)
         + c\,\frac{1 - a^{2t}}{1 - a^2}\Big],
-        \qquad a = 1-\rho\lambda,\ c = \frac{\rho^2\lambda^2\sigma^2}{N_s},
+        \qquad a = 1-\eta\lambda,\ c = \frac{\eta^2\lambda^2\sigma^2}{N_s},
 
     from :func:`second_moment_recursion`. ``t=None`` keeps the symbol ``t``;
-    an integer substitutes it. Student-t perturbations: replace
-    :math:`\sigma^2` by :func:`student_t_variance`. Numeric twin:
+    an integer substitutes it; ``sigma`` is the standard deviation, so it holds
+    for Student-t perturbations as it stands. Numeric twin:
     :func:`theory.quadratic.expected_loss` (``mean_proj`` = m0, ``init_var`` = v0).
 
     Returns
@@ -429,9 +434,9 @@ def expected_loss_after(t=None):
 
 @lru_cache(maxsize=None)
 def stationary_loss():
-    r"""Limit of :func:`expected_loss_after` as :math:`t\to\infty`, for :math:`|1-\rho\lambda| < 1`.
+    r"""Limit of :func:`expected_loss_after` as :math:`t\to\infty`, for :math:`|1-\eta\lambda| < 1`.
 
-    .. math:: \lim_{t\to\infty}\mathbb E[\ell_t] = \frac{\rho\lambda^2\sigma^2}{2N_s(2-\rho\lambda)}.
+    .. math:: \lim_{t\to\infty}\mathbb E[\ell_t] = \frac{\eta\lambda^2\sigma^2}{2N_s(2-\eta\lambda)}.
 
     Derivation: with :math:`a^2 = 1/(1+q)`, :math:`q > 0` (exactly the case
     :math:`0 < a^2 < 1`), :func:`sympy.limit` in :math:`t` of the solved
@@ -469,8 +474,8 @@ def stated_forms() -> dict:
         "threshold_cubic": lam**3 + z * lam - 2 * z / lr,
         "variational_factor": lr * sp.sqrt(z / 3) * sp.sinh(sp.asinh(3 / lr * sp.sqrt(3 / z)) / 3),
         "scaled_cubic": s.x**3 + s.w * s.x - s.w,
-        "student_t_variance": sig2 * nu / (nu - 2),
-        "student_t_expected_change": lr / 2 * (g**2 * (lr * lam - 2) + lr * lam**3 * sig2 * nu / ((nu - 2) * Ns)),
+        "student_t_variance": s.scale**2 * nu / (nu - 2),
+        "student_t_expected_change": lr / 2 * (g**2 * (lr * lam - 2) + lr * lam**3 * sig2 / Ns),
         "expected_loss_after": lam / 2 * (a ** (2 * t) * (s.m0**2 + s.v0) + c * (1 - a ** (2 * t)) / (1 - a**2)),
         "stationary_loss": lr * lam**2 * sig2 / (2 * Ns * (2 - lr * lam)),
     }
@@ -480,7 +485,7 @@ def verify() -> dict:
     """Check every derivation: ``{name: True}`` where derived minus stated simplifies to 0.
 
     Also ``"threshold_root"``: :func:`threshold_root_residual` is 0, i.e.
-    :math:`(2/\\rho)\\mathrm{VF}` solves the threshold cubic.
+    :math:`(2/\\eta)\\mathrm{VF}` solves the threshold cubic.
     """
     derived = {
         "expected_loss_change": expected_loss_change(),
@@ -507,9 +512,9 @@ def lambdify_all(modules: str = "mpmath") -> dict:
 
         - ``expected_loss_change(lam, g, lr, sigma, N_s)``
         - ``student_t_expected_change(lam, g, lr, sigma, N_s, nu)``
-        - ``student_t_variance(sigma, nu)``
+        - ``student_t_variance(scale, nu)``
         - ``threshold_cubic(lam, z, lr)``, ``scaled_cubic(x, w)``
-        - ``variational_factor(z, lr)``, ``threshold(z, lr)`` (:math:`(2/\\rho)\\mathrm{VF}`)
+        - ``variational_factor(z, lr)``, ``threshold(z, lr)`` (:math:`(2/\\eta)\\mathrm{VF}`)
         - ``expected_loss_after(lam, m0, lr, sigma, N_s, t, v0)``
         - ``stationary_loss(lam, lr, sigma, N_s)``
 
@@ -533,7 +538,7 @@ def _lambdified(modules):
     table = {
         "expected_loss_change": ((s.lam, s.g, s.lr, s.sigma, s.Ns), expected_loss_change()),
         "student_t_expected_change": ((s.lam, s.g, s.lr, s.sigma, s.Ns, s.nu), student_t_expected_change()),
-        "student_t_variance": ((s.sigma, s.nu), student_t_variance()),
+        "student_t_variance": ((s.scale, s.nu), student_t_variance()),
         "threshold_cubic": ((s.lam, s.z, s.lr), threshold_cubic()),
         "scaled_cubic": ((s.x, s.w), scaled_cubic()),
         "variational_factor": ((s.z, s.lr), vf),

@@ -3,16 +3,16 @@ r"""Stability threshold of variational gradient descent (VGD) on a quadratic.
 Conventions
 -----------
 Loss :math:`\ell(\theta) = \tfrac12 \theta^\top Q\theta`, eigenpairs
-:math:`(\lambda_i, v_i)` of :math:`Q`. VGD with learning rate ``lr`` (:math:`\rho`)
+:math:`(\lambda_i, v_i)` of :math:`Q`. VGD with learning rate ``lr`` (:math:`\eta`)
 updates the mean :math:`m` of a Gaussian :math:`\mathcal N(m, \sigma^2 I)` with
 the gradient averaged over ``n_samples`` (:math:`N_s`) perturbations,
 
-.. math:: m_+ = m - \rho\,\frac1{N_s}\sum_{k=1}^{N_s}\nabla\ell(m + e_k),
+.. math:: m_+ = m - \eta\,\frac1{N_s}\sum_{k=1}^{N_s}\nabla\ell(m + e_k),
           \qquad e_k \sim \mathcal N(0, \sigma^2 I).
 
 ``grad_sq`` is :math:`c_i = g_i^2`, the squared component of the gradient
 :math:`\nabla\ell(m) = Qm` along :math:`v_i`. Direction :math:`i` decreases the
-expected loss in one step iff :math:`\lambda_i < (2/\rho)\,\mathrm{VF}(z_i)`,
+expected loss in one step iff :math:`\lambda_i < (2/\eta)\,\mathrm{VF}(z_i)`,
 :math:`z_i = N_s c_i/\sigma^2`.
 
 Source: A. Ghosh, B. Cong, R. Yokota, S. Ravishankar, R. Wang, M. Tao,
@@ -20,10 +20,14 @@ M. E. Khan and T. Möllenhoff, *Variational Learning Finds Flatter Solutions at
 the Edge of Stability*, NeurIPS 2025 (arXiv:2506.12903), Sec. 3, the quadratic
 analysis; re-derived symbolically in :mod:`theory.symbolic`.
 
-Student-t perturbations with ``dof`` :math:`\nu > 2` and scale :math:`\sigma`
-enter every result here only through their variance
-:math:`\sigma^2\nu/(\nu-2)` (:func:`perturbation_variance`); ``dof=inf`` is the
-Gaussian.
+``sigma`` is the standard deviation of each coordinate of :math:`e_k` for
+every ``dof``: a Student-t perturbation with ``dof`` :math:`\nu > 2` is
+:math:`e = \sigma\sqrt{(\nu-2)/\nu}\,T_\nu` (scipy scale
+:math:`\sigma\sqrt{(\nu-2)/\nu}`, :func:`perturbation_scale`). On a quadratic
+the expected change of the loss depends on the perturbation only through its
+variance :math:`\sigma^2`, so every result here is the Gaussian one and
+``dof`` is only validated (:math:`\nu \le 2` has no finite standard deviation
+and is refused); ``dof=inf`` is the Gaussian.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
-from ._exact import DD, rational
+from ._deprecate import renamed_keywords
+from ._exact import DD, mantissa_product, rational, root_of_product, scale2
 
 __all__ = [
     "variational_factor",
     "vgd_threshold",
     "signal_to_noise",
+    "perturbation_scale",
     "perturbation_variance",
     "max_sigma",
     "min_n_samples",
@@ -50,47 +56,6 @@ _NEWTON_STEPS = 7
 _K_UNIT = 20
 
 
-def _mantissa_product(factors, exp2: int = 0):
-    """``2**exp2 * prod(f**p)`` for ``f >= 0`` as ``(omega, E, zero, inf)``, value ``omega * 2**E``.
-
-    ``omega`` is a double-double product of the binary mantissas (error below
-    2**-100), ``E`` an int64 exponent, so nothing over- or underflows however
-    large or small the factors (subnormals included). ``zero``/``inf`` flag a
-    zero or infinite factor (the limit 0 or inf); the caller excludes the
-    indeterminate ``0 * inf``.
-    """
-    zero = inf = np.False_
-    omega = None
-    expo = np.int64(exp2)
-    for f, p in factors:
-        f = np.asarray(f, dtype=np.float64)
-        special = (f == 0) | np.isinf(f)
-        m, e = np.frexp(np.where(special, 1.0, f))
-        zero = zero | ((f == 0) if p > 0 else np.isinf(f))
-        inf = inf | (np.isinf(f) if p > 0 else (f == 0))
-        for _ in range(abs(p)):
-            if omega is None:
-                omega = DD(m) if p > 0 else DD(np.float64(1.0)) / m
-            else:
-                omega = omega * m if p > 0 else omega / m
-        expo = expo + p * e.astype(np.int64)
-    return omega, expo, zero, inf
-
-
-def _scale(x: DD, r) -> DD:
-    return DD(np.ldexp(x.hi, r), np.ldexp(x.lo, r))
-
-
-def _root_of_product(factors, root: int, exp2: int = 0) -> np.ndarray:
-    """``(2**exp2 * prod(f**p)) ** (1/root)`` (root 1, 2 or 3) to about one ulp, over the whole float range."""
-    omega, expo, zero, inf = _mantissa_product(factors, exp2)
-    k, r = np.divmod(expo, root)
-    base = _scale(omega, r.astype(np.int32)).hi
-    scaled = {1: base, 2: np.sqrt(base), 3: np.cbrt(base)}[root]
-    out = np.ldexp(scaled, np.clip(k, -4000, 4000).astype(np.int32))
-    return np.where(zero, 0.0, np.where(inf, np.inf, out))
-
-
 def _solve_cubic(factors, exp2: int):
     r"""Root ``x`` in [0, 1] of ``x**3 + w*x - w = 0``, ``w = 2**exp2 * prod(f**p)``.
 
@@ -102,9 +67,9 @@ def _solve_cubic(factors, exp2: int):
     correctly rounded in all but near-tie cases. Nothing over- or underflows:
     ``xi`` is of order one, and ``k`` carries the scale.
     """
-    omega, expo, zero, inf = _mantissa_product(factors, exp2)
+    omega, expo, zero, inf = mantissa_product(factors, exp2)
     k, r = np.divmod(expo, 3)
-    omega = _scale(omega, r.astype(np.int32))
+    omega = scale2(omega, r.astype(np.int32))
     unit = zero | inf | (k >= _K_UNIT)
     k = np.where(unit, 0, k).astype(np.int32)
     s = np.ldexp(1.0, k)  # underflows to 0 only where that term is below 2**-1000
@@ -126,23 +91,17 @@ def _variance_ratio(dof):
     return np.where(t, nu / (nu - 2.0), 1.0)
 
 
-def _effective_variance_factors(sigma, dof):
-    """Factors of sigma_eff**2 = sigma**2 * dof / (dof - 2) (dof = inf: sigma**2)."""
-    t = np.isfinite(dof)
-    return [(sigma, 2), (np.where(t, dof, 1.0), 1), (np.where(t, dof - 2.0, 1.0), -1)]
-
-
 def variational_factor(z, lr):
     r"""The variational factor VF(z) that scales the GD threshold 2/lr for VGD.
 
     .. math::
 
-        \mathrm{VF}(z) = \rho\sqrt{z/3}\,
-        \sinh\!\Big(\tfrac13\operatorname{arcsinh}\!\big(\tfrac3\rho\sqrt{3/z}\big)\Big),
+        \mathrm{VF}(z) = \eta\sqrt{z/3}\,
+        \sinh\!\Big(\tfrac13\operatorname{arcsinh}\!\big(\tfrac3\eta\sqrt{3/z}\big)\Big),
 
     the unique real root :math:`x` of :math:`x^3 + w x - w = 0` with
-    :math:`w = z\rho^2/4`, so that :math:`\lambda^* = (2/\rho)\mathrm{VF}(z)` is the
-    real root of :math:`\lambda^3 + z\lambda - 2z/\rho = 0`.
+    :math:`w = z\eta^2/4`, so that :math:`\lambda^* = (2/\eta)\mathrm{VF}(z)` is the
+    real root of :math:`\lambda^3 + z\lambda - 2z/\eta = 0`.
 
     Parameters
     ----------
@@ -150,7 +109,7 @@ def variational_factor(z, lr):
         Signal-to-noise ratio :math:`z = N_s c/\sigma^2` in [0, inf]
         (see :func:`signal_to_noise`).
     lr : array_like
-        Learning rate :math:`\rho`, finite and > 0.
+        Learning rate :math:`\eta`, finite and > 0.
 
     Returns
     -------
@@ -185,16 +144,17 @@ def variational_factor(z, lr):
 
 
 def signal_to_noise(grad_sq, sigma, n_samples=1, *, dof=np.inf):
-    r"""The ratio :math:`z = N_s c / \sigma_{\mathrm{eff}}^2` that VF depends on.
+    r"""The ratio :math:`z = N_s c / \sigma^2` that VF depends on.
 
-    ``sigma = 0`` gives ``inf`` (GD) whatever ``grad_sq``. The product can
-    overflow for extreme inputs where VF itself is well defined;
-    :func:`vgd_threshold` never forms it.
+    ``sigma`` is the standard deviation of the perturbation, so ``dof``
+    (validated, > 2) does not change :math:`z`. ``sigma = 0`` gives ``inf``
+    (GD) whatever ``grad_sq``. The product can overflow for extreme inputs
+    where VF itself is well defined; :func:`vgd_threshold` never forms it.
     """
     grad_sq, sigma, n, dof = _threshold_inputs(grad_sq, sigma, n_samples, dof)
-    with np.errstate(divide="ignore", over="ignore"):
-        z = n * grad_sq / (sigma**2 * _variance_ratio(dof))
-    z = np.where(sigma == 0, np.inf, z)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # 0/0 at sigma = 0 is set to inf below
+        z = n * grad_sq / sigma**2
+    z = v.broadcast(np.where(sigma == 0, np.inf, z), dof)
     return v.scalar_out(z, grad_sq, sigma, n_samples, dof)
 
 
@@ -209,20 +169,44 @@ def _threshold_inputs(grad_sq, sigma, n_samples, dof):
     return grad_sq, sigma, n, dof
 
 
-def perturbation_variance(sigma, dof=np.inf):
-    r"""Variance per coordinate of the perturbation: :math:`\sigma^2` (Gaussian) or
-    :math:`\sigma^2\nu/(\nu-2)` (Student-t with ``dof`` :math:`\nu > 2`, scale :math:`\sigma`).
+def perturbation_scale(sigma, dof=np.inf):
+    r"""Scipy scale :math:`s = \sigma\sqrt{(\nu-2)/\nu}` of a Student-t perturbation of standard deviation ``sigma``.
 
-    On a quadratic loss the expected one-step change depends on the
-    perturbation only through this variance, so a Student-t perturbation acts
-    like a Gaussian of that variance; for :math:`\nu \le 2` it is infinite and
-    a DomainError is raised.
+    :math:`e = s\,T_\nu` with :math:`T_\nu` a standard Student-t variate of
+    ``dof`` :math:`\nu > 2` has variance :math:`s^2\nu/(\nu-2) = \sigma^2`;
+    ``dof = inf`` (Gaussian) gives ``sigma``. The inverse of
+    :func:`perturbation_variance` up to the square root. :math:`\nu \le 2`
+    raises DomainError: there the variance is infinite.
     """
     sigma = v.nonnegative(sigma, "sigma")
     dof = v.student_dof(dof)
-    with np.errstate(over="ignore"):
-        out = sigma**2 * _variance_ratio(dof)
+    t = np.isfinite(dof)
+    nu = np.where(t, dof, 3.0)
+    out = np.where(t, sigma * np.sqrt((nu - 2.0) / nu), sigma)
     return v.scalar_out(out, sigma, dof)
+
+
+@renamed_keywords(sigma="scale")
+def perturbation_variance(scale, dof=np.inf):
+    r"""Variance per coordinate of a Student-t perturbation of scipy scale ``scale``: :math:`s^2\nu/(\nu-2)`.
+
+    :math:`e = s\,T_\nu`, :math:`T_\nu` a standard Student-t variate of ``dof``
+    :math:`\nu > 2`; :math:`s^2` for the Gaussian (``dof = inf``). This is the
+    one formula here about the scale rather than the standard deviation: the
+    ``sigma`` of every other function is the square root of this variance
+    (:func:`perturbation_scale` is the inverse). For :math:`\nu \le 2` the
+    variance is infinite and a DomainError is raised. The keyword ``sigma=``
+    (the former name of ``scale``) is accepted with a DeprecationWarning.
+
+    References
+    ----------
+    The Student-t variance; derived in :func:`theory.symbolic.student_t_variance`.
+    """
+    scale = v.nonnegative(scale, "scale")
+    dof = v.student_dof(dof)
+    with np.errstate(over="ignore"):
+        out = scale**2 * _variance_ratio(dof)
+    return v.scalar_out(out, scale, dof)
 
 
 def vgd_threshold(lr, sigma, grad_sq, n_samples=1, *, dof=np.inf):
@@ -230,23 +214,25 @@ def vgd_threshold(lr, sigma, grad_sq, n_samples=1, *, dof=np.inf):
 
     .. math::
 
-        \lambda^* = \frac{2}{\rho}\,\mathrm{VF}\!\left(\frac{N_s c}{\sigma_{\mathrm{eff}}^2}\right)
-        \quad\text{(the real root of } \lambda^3 + z\lambda - 2z/\rho = 0\text{)}
+        \lambda^* = \frac{2}{\eta}\,\mathrm{VF}\!\left(\frac{N_s c}{\sigma^2}\right)
+        \quad\text{(the real root of } \lambda^3 + z\lambda - 2z/\eta = 0\text{)}
 
     Parameters
     ----------
     lr : array_like
-        Learning rate :math:`\rho`, finite and > 0.
+        Learning rate :math:`\eta`, finite and > 0.
     sigma : array_like
-        Perturbation scale :math:`\sigma \ge 0` (standard deviation for the
-        Gaussian). ``sigma = 0`` is GD: the threshold is ``2/lr`` whatever
-        ``grad_sq``; ``sigma = inf`` gives 0.
+        Standard deviation :math:`\sigma \ge 0` of each coordinate of the
+        perturbation (for every ``dof``). ``sigma = 0`` is GD: the threshold
+        is ``2/lr`` whatever ``grad_sq``; ``sigma = inf`` gives 0.
     grad_sq : array_like
         :math:`c \ge 0`, the squared gradient component along the eigenvector.
     n_samples : array_like, default 1
         :math:`N_s`, perturbations averaged per step (integer >= 1).
     dof : array_like, default inf
-        Student-t degrees of freedom (> 2); ``inf`` is the Gaussian.
+        Student-t degrees of freedom (> 2); ``inf`` is the Gaussian. At equal
+        ``sigma`` the threshold does not depend on it (only the variance
+        enters).
 
     Returns
     -------
@@ -256,7 +242,7 @@ def vgd_threshold(lr, sigma, grad_sq, n_samples=1, *, dof=np.inf):
 
     Notes
     -----
-    :math:`z` is never formed: :math:`w = N_s c\rho^2/(4\sigma_{\mathrm{eff}}^2)` is
+    :math:`z` is never formed: :math:`w = N_s c\eta^2/(4\sigma^2)` is
     assembled from the inputs' mantissas and exponents and the cubic solved in
     scaled form (as in :func:`variational_factor`), so the result is correctly
     rounded up to near-ties even where :math:`z` would overflow.
@@ -268,16 +254,15 @@ def vgd_threshold(lr, sigma, grad_sq, n_samples=1, *, dof=np.inf):
     """
     lr = v.positive(lr, "lr")
     grad_sq, sigma, n, dof = _threshold_inputs(grad_sq, sigma, n_samples, dof)
-    noise = _effective_variance_factors(sigma, dof)
     # sigma = 0 means GD even when grad_sq = 0: make the 0/0 resolve to inf.
     gd = sigma == 0
     c = np.where(gd, 1.0, grad_sq)
-    xi, k = _solve_cubic([(n, 1), (c, 1), (lr, 2)] + [(f, -p) for f, p in noise], exp2=-2)
+    xi, k = _solve_cubic([(n, 1), (c, 1), (lr, 2), (sigma, -2)], exp2=-2)
     # lambda* = 2 x / lr = (2 xi / mantissa(lr)) * 2**(k - exponent(lr)): no intermediate overflow
     lm, le = np.frexp(lr)
     with np.errstate(over="ignore"):
         out = np.ldexp(2.0 * xi / lm, np.clip(k - le, -4000, 4000).astype(np.int32))
-    return v.scalar_out(out, lr, sigma, grad_sq, n_samples, dof)
+    return v.scalar_out(v.broadcast(out, dof), lr, sigma, grad_sq, n_samples, dof)
 
 
 def _inverse_inputs(eigval, grad_sq, lr, dof):
@@ -292,13 +277,14 @@ def _inverse_inputs(eigval, grad_sq, lr, dof):
 
 
 def max_sigma(eigval, grad_sq, lr, n_samples=1, *, dof=np.inf):
-    r"""Largest perturbation scale for which direction ``eigval`` still descends.
+    r"""Largest perturbation standard deviation for which direction ``eigval`` still descends.
 
     Direction :math:`i` descends in expectation iff :math:`\sigma < \sigma^*`,
 
-    .. math:: \sigma^{*2} = \frac{N_s\,c\,(2 - \rho\lambda)}{\rho\lambda^3}\cdot\frac{\nu-2}{\nu},
+    .. math:: \sigma^{*2} = \frac{N_s\,c\,(2 - \eta\lambda)}{\eta\lambda^3},
 
-    the inverse of :func:`vgd_threshold` in :math:`\sigma`.
+    the inverse of :func:`vgd_threshold` in :math:`\sigma`, a standard
+    deviation for every ``dof`` (so independent of ``dof``).
 
     Parameters
     ----------
@@ -315,11 +301,8 @@ def max_sigma(eigval, grad_sq, lr, n_samples=1, *, dof=np.inf):
     """
     eigval, grad_sq, lr, dof, gap = _inverse_inputs(eigval, grad_sq, lr, dof)
     n = v.integer_at_least(n_samples, "n_samples", 1)
-    t = np.isfinite(dof)
-    out = _root_of_product(
-        [(n, 1), (grad_sq, 1), (gap, 1), (lr, -1), (eigval, -3),
-         (np.where(t, dof - 2.0, 1.0), 1), (np.where(t, dof, 1.0), -1)], 2)
-    return v.scalar_out(out, eigval, grad_sq, lr, n_samples, dof)
+    out = root_of_product([(n, 1), (grad_sq, 1), (gap, 1), (lr, -1), (eigval, -3)], 2)
+    return v.scalar_out(v.broadcast(out, dof), eigval, grad_sq, lr, n_samples, dof)
 
 
 def min_n_samples(eigval, grad_sq, lr, sigma, *, dof=np.inf):
@@ -327,10 +310,11 @@ def min_n_samples(eigval, grad_sq, lr, sigma, *, dof=np.inf):
 
     The smallest integer :math:`N_s \ge 1` with
 
-    .. math:: N_s > \frac{\sigma^2\rho\lambda^3}{c\,(2-\rho\lambda)}\cdot\frac{\nu}{\nu-2},
+    .. math:: N_s > \frac{\sigma^2\eta\lambda^3}{c\,(2-\eta\lambda)},
 
-    decided exactly (the comparison is made in exact arithmetic, so a critical
-    value that is an integer is never rounded to the wrong side).
+    (:math:`\sigma` the standard deviation, so independent of ``dof``), decided
+    exactly (the comparison is made in exact arithmetic, so a critical value
+    that is an integer is never rounded to the wrong side).
 
     Returns
     -------
@@ -343,29 +327,24 @@ def min_n_samples(eigval, grad_sq, lr, sigma, *, dof=np.inf):
     sigma = v.nonnegative(sigma, "sigma")
     both_inf = np.isinf(grad_sq) & np.isinf(sigma)
     v.require(grad_sq, ~both_inf, "grad_sq", "finite where sigma is infinite (inf/inf is indeterminate)")
-    arrays = np.broadcast_arrays(eigval, grad_sq, lr, sigma, dof, gap)
-    eigval, grad_sq, lr, sigma, dof, gap = arrays
+    arrays = np.broadcast_arrays(eigval, grad_sq, lr, sigma, gap, dof)
+    eigval, grad_sq, lr, sigma, gap = arrays[:-1]
     # No finite N_s helps when the deterministic part g^2 (lr*lam - 2) vanishes
     # or the noise is infinite; one sample suffices without noise or with c = inf.
     never = ~(grad_sq > 0) | ~(gap > 0) | np.isinf(sigma)
     one = ~never & ((sigma == 0) | np.isinf(grad_sq))
     ok = ~never & ~one
-    t = np.isfinite(dof)
-    nu = np.where(t, dof, 1.0)       # (nu - shift)/nu is the variance ratio, 1 for the Gaussian
-    shift = np.where(t, 2.0, 0.0)
-    crit = _root_of_product([(np.where(ok, sigma, 1.0), 2), (lr, 1), (eigval, 3),
-                             (np.where(ok, grad_sq, 1.0), -1), (np.where(ok, gap, 1.0), -1),
-                             (nu, 1), (nu - shift, -1)], 1)
+    crit = root_of_product([(np.where(ok, sigma, 1.0), 2), (lr, 1), (eigval, 3),
+                            (np.where(ok, grad_sq, 1.0), -1), (np.where(ok, gap, 1.0), -1)], 1)
     exact = ok & (crit < 2.0**53)
     n = np.where(exact, np.floor(np.where(exact, crit, 0.0)) + 1.0, np.floor(crit) + 1.0)
 
     def excess(k):
-        """Sign of k c (2 - lr lam)(nu - shift) - sigma^2 lr lam^3 nu, decided exactly."""
+        """Sign of k c (2 - lr lam) - sigma^2 lr lam^3, decided exactly."""
         out = np.ones(k.shape)
         if exact.any():
-            out[exact] = rational(
-                lambda k, c, r, lam, s, nu, sh: k * c * (2 - r * lam) * (nu - sh) - s * s * r * lam**3 * nu,
-                *(a[exact] for a in (k, grad_sq, lr, eigval, sigma, nu, shift)))
+            out[exact] = rational(lambda k, c, r, lam, s: k * c * (2 - r * lam) - s * s * r * lam**3,
+                                  *(a[exact] for a in (k, grad_sq, lr, eigval, sigma)))
         return out
 
     for _ in range(2):  # the rounded critical value is off by at most one

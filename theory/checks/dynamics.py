@@ -1,6 +1,6 @@
-r"""Checks of edge-of-stability dynamics beyond quadratics (``eos.*``) and of the SAM/IVON edges (``sam.*``, ``ivon.*``).
+r"""Checks of edge-of-stability dynamics (``dynamics.*``): trajectories beyond quadratics, and the SAM/IVON edges.
 
-The ``eos.*`` checks train the small tanh network of :data:`NETWORK` (exact
+The plateau checks train the small tanh network of :data:`NETWORK` (exact
 Hessians, :mod:`theory.hessian_models`) with :func:`theory.simulators.training.train`
 and compare the sharpness a trajectory settles at with the closed-form
 thresholds. A trajectory at the edge of stability does not converge to a
@@ -8,23 +8,24 @@ number: its sharpness oscillates about the edge (self-stabilisation, Damian,
 Nichani and Lee, ICLR 2023). The statistic is therefore the median sharpness
 over the second half of the run, and each row states its allowance and why:
 
-- GD (``eos.gd_plateau``): within 5% of :math:`2/\mathrm{lr}`. Over the second
-  half the sharpness oscillates between -2.2% and +3.9% of the edge on this
-  network (the band covers it); a run that has not reached the edge misses it
-  by far (at lr = 0.1 the same network is still 85% below :math:`2/\mathrm{lr}`
-  after 4000 steps).
-- VGD (``eos.vgd_plateau``): between the VF threshold
-  :math:`(2/\mathrm{lr})\,\mathrm{VF}(N_s(u^\top\nabla L)^2/\sigma^2)` evaluated on the
+- GD (``dynamics.gd_plateau``): within 5% of :math:`2/\eta`. Over the second
+  half the sharpness oscillates between -2.2% and +3.4% of the edge on this
+  network at the configured step sizes (the band covers it); a run that has not
+  reached the edge misses it by far (at η = 0.1 the same network is still 83%
+  below :math:`2/\eta` after 4000 steps). ``tests/test_checks.py`` recomputes
+  these numbers.
+- VGD (``dynamics.vgd_plateau``): between the VF threshold
+  :math:`(2/\eta)\,\mathrm{VF}(N_s(u^\top\nabla L)^2/\sigma^2)` evaluated on the
   trajectory's own gradients (below it a VGD step lowers the expected loss
   along the top direction, so the sharpness keeps rising) and GD's band top
-  :math:`1.05\cdot 2/\mathrm{lr}`; and decreasing in :math:`\sigma`, a
+  :math:`1.05\cdot 2/\eta`; and decreasing in :math:`\sigma`, a
   statistical comparison across independent seeds.
-- IVON (``eos.ivon_adaptive``): the preconditioned sharpness at most the
-  adaptive edge :math:`(2 + 2\beta_1)/((1-\beta_1)\,\mathrm{lr})` (Cohen et al.
+- IVON (``dynamics.ivon_adaptive``): the preconditioned sharpness at most the
+  adaptive edge :math:`(2 + 2\beta_1)/((1-\beta_1)\,\eta)` (Cohen et al.
   2022), 5% allowance as for GD; with :math:`\beta_1 = 0` that edge is
-  :math:`2/\mathrm{lr}`.
+  :math:`2/\eta`.
 
-``sam.threshold`` and ``ivon.momentum_edge`` are numerical: the edges located
+``dynamics.sam_threshold`` and ``dynamics.ivon_momentum_edge`` are numerical: the edges located
 by bisection on the literal iterations on a quadratic against the closed
 forms, the bisection's bracket as the error.
 """
@@ -38,7 +39,7 @@ from ..backend import single_threaded_blas
 from ..hessian_models import teacher_network
 from ..simulators.training import GD, IVON, VGD, train
 from ..stats import Moments
-from . import Comparison, register
+from .core import Comparison, register
 
 SOURCE = ("Cohen et al. (ICLR 2021; arXiv:2207.14484); Damian, Nichani and Lee (ICLR 2023); "
           "Long and Bartlett (arXiv:2309.12488); Shen et al. (ICML 2024)")
@@ -76,7 +77,7 @@ def _run(optimizer, *, lr, n_steps, seed=0, track=("sharpness",)):
                      track_every=max(1, n_steps // 100))
 
 
-@register("eos.gd_plateau", title="GD on a tanh network: sharpness rises, then hovers at 2/lr (edge of stability)",
+@register("dynamics.gd_plateau", stream="eos.gd_plateau", title="GD on a tanh network: sharpness rises, then hovers at 2/lr (edge of stability)",
           formula="theory.quadratic.gd_threshold (2/lr)", simulator="training.train(GD) on TwoLayerNetwork",
           quick=False, source=SOURCE)
 def gd_plateau(ctx):
@@ -85,14 +86,14 @@ def gd_plateau(ctx):
     for lr in c["lrs"]:
         run = _run(GD(), lr=lr, n_steps=c["n_steps"])
         edge = 2.0 / lr
-        rows.append(Comparison(f"lr={lr:g}: start", edge, float(run.sharpness[0]), 0.0, kind="at_most",
+        rows.append(Comparison(f"lr={lr:g}: start", edge, float(run.sharpness[0]), kind="at_most",
                                note="progressive sharpening starts below the edge"))
         rows.append(Comparison(f"lr={lr:g}: plateau (median, 2nd half)", edge, _plateau(run.sharpness),
-                               c["band"] * edge, kind="band", note="band 5% of 2/lr"))
+                               allowance=c["band"] * edge, kind="band", note="band 5% of 2/lr"))
     return rows
 
 
-@register("eos.vgd_plateau",
+@register("dynamics.vgd_plateau", stream="eos.vgd_plateau",
           title="VGD on a tanh network: sharpness settles between its VF threshold and 2/lr, lower for larger sigma",
           formula="theory.vgd.vgd_threshold on the trajectory's gradients",
           simulator="training.train(VGD) on TwoLayerNetwork, independent seeds", quick=False, source=SOURCE)
@@ -110,10 +111,10 @@ def vgd_plateau(ctx):
         plateaus.append(np.asarray(sharp))
         thresholds.append(np.asarray(thresh))
         s, t = float(np.mean(sharp)), float(np.mean(thresh))
-        rows.append(Comparison(f"sigma={sigma:g}: plateau >= VF threshold", t, s, 0.0, kind="at_least",
+        rows.append(Comparison(f"sigma={sigma:g}: plateau >= VF threshold", t, s, kind="at_least",
                                note=f"{c['seeds']} seeds"))
-        rows.append(Comparison(f"sigma={sigma:g}: plateau <= GD band top", edge, s, CONFIG["gd"]["band"] * edge,
-                               kind="at_most"))
+        rows.append(Comparison(f"sigma={sigma:g}: plateau <= GD band top", edge, s,
+                               allowance=CONFIG["gd"]["band"] * edge, kind="at_most"))
     # the plateau falls as sigma grows, as the VF threshold does (differences paired by seed index;
     # the runs are independent either way). Only the sign is predicted: the plateau sits above its
     # threshold by an amount that itself grows with sigma.
@@ -126,7 +127,7 @@ def vgd_plateau(ctx):
     return rows
 
 
-@register("eos.ivon_adaptive",
+@register("dynamics.ivon_adaptive", stream="eos.ivon_adaptive",
           title="IVON on a tanh network: preconditioned sharpness stays below the adaptive edge (2+2b1)/((1-b1) lr)",
           formula="theory.ivon.adaptive_threshold", simulator="training.train(IVON) on TwoLayerNetwork",
           quick=False, source=SOURCE)
@@ -139,7 +140,7 @@ def ivon_adaptive(ctx):
         edge = float(ivon.adaptive_threshold(c["lr"], beta1))
         peak = float(np.max(run.adaptive_sharpness[run.adaptive_sharpness.size // 2:]))
         rows.append(Comparison(f"beta1={beta1:g}: max preconditioned sharpness, 2nd half", edge, peak,
-                               c["allowance"] * edge, kind="at_most", note=f"2/lr = {2 / c['lr']:g}"))
+                               allowance=c["allowance"] * edge, kind="at_most", note=f"2/lr = {2 / c['lr']:g}"))
     return rows
 
 
@@ -158,7 +159,7 @@ def _located(label, edge, step, state0, rtol, size=None):
     return Comparison(label, edge, found, rtol * edge, kind="numerical", note="bisection on the literal iteration")
 
 
-@register("sam.threshold", title="SAM and USAM on a quadratic: divergence sets in exactly at the closed-form edge",
+@register("dynamics.sam_threshold", stream="sam.threshold", title="SAM and USAM on a quadratic: divergence sets in exactly at the closed-form edge",
           formula="theory.sam.usam_threshold, sam_threshold", simulator="literal (U)SAM iterations, bisection",
           source=SOURCE)
 def sam_threshold(ctx):
@@ -171,7 +172,7 @@ def sam_threshold(ctx):
     return rows
 
 
-@register("ivon.momentum_edge",
+@register("dynamics.ivon_momentum_edge", stream="ivon.momentum_edge",
           title="Preconditioned EMA momentum on a quadratic: the edge is (2+2b1)/((1-b1) lr), not 2/lr",
           formula="theory.ivon.adaptive_threshold", simulator="literal momentum recursion, bisection", source=SOURCE)
 def momentum_edge(ctx):

@@ -1,11 +1,11 @@
-"""Checks of the escape theory (``kramers.*``, ``escape.*``).
+"""Checks of the escape theory (``escape.*``).
 
-The ``kramers.*`` checks compare the asymptotic formulas of :mod:`theory.kramers`
+The ``escape.kramers_*`` and ``escape.sgd_prefactor`` checks compare the asymptotic formulas of :mod:`theory.kramers`
 with the exact 1-D mean first-passage time. These are deterministic: a limit
 (the ratio as the barrier grows) is estimated by Richardson extrapolation from
 barriers of 40, 80 and 160 temperatures, with the extrapolation's own change as
-its error estimate ("numerical" rows). The ``escape.*`` checks compare the
-formulas with Monte Carlo simulation.
+its error estimate ("numerical" rows). The others compare the formulas with
+Monte Carlo simulation.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 from .. import kramers
 from ..errors import AsymptoticWarning
 from ..landscapes import DoubleWell
-from . import Comparison, register
+from .core import Comparison, register
 
-SOURCE = "Haenggi, Talkner and Borkovec (1990); Xie, Sato and Sugiyama (ICLR 2021); theory-notes section 2"
+SOURCE = "Haenggi, Talkner and Borkovec (1990); Xie, Sato and Sugiyama (ICLR 2021); Gardiner, Handbook of Stochastic Methods (first-passage times)"
 
 CONFIG = {
     # barriers dL/T at which limits are extrapolated (h = T/dL halves each time)
@@ -52,7 +52,7 @@ def _well_derivatives(well: DoubleWell, x):
     return 12 * well._c4 * x * x + 2 * well._c2, 24 * well._c4 * x, 24 * well._c4
 
 
-@register("kramers.asymptotics",
+@register("escape.kramers_asymptotics", stream="kramers.asymptotics",
           title="Kramers time vs exact MFPT as dL/T grows: ratio -> 1 (next minimum), 1/2 (saddle), first-order term",
           formula="theory.kramers.sgld_escape_time, finite_temperature_factor",
           simulator="mean_first_passage_time (exact quadrature)", source=SOURCE)
@@ -83,7 +83,7 @@ def asymptotics(ctx):
     return rows
 
 
-@register("kramers.validity_map", title="The stored accuracy map of the Kramers time is current",
+@register("escape.kramers_validity_map", stream="kramers.validity_map", title="The stored accuracy map of the Kramers time is current",
           formula="theory.kramers.VALIDITY", simulator="mean_first_passage_time (exact quadrature)",
           source=SOURCE)
 def validity_map(ctx):
@@ -99,7 +99,7 @@ def validity_map(ctx):
     return rows
 
 
-@register("kramers.sgd_prefactor",
+@register("escape.sgd_prefactor", stream="kramers.sgd_prefactor",
           title="SGD escape time: exact MFPT of the piecewise-diffusion model -> the formula as B grows",
           formula="theory.kramers.sgd_escape_time", simulator="mean_first_passage_time (diffusion profile)",
           source=SOURCE)

@@ -1,4 +1,4 @@
-r"""Checks of the random-matrix theory of the Hessian (``mp.*``, ``noise.*``, ``batch.*``).
+r"""Checks of the random-matrix theory of the Hessian (``spectra.*``).
 
 Eigenvalues of one matrix are not independent (they repel, and a sample
 spectrum is far more regular than a Poisson scatter), so every statistic is
@@ -25,9 +25,9 @@ from .. import batch_size, marchenko_pastur as mp
 from ..simulators import least_squares_problem, minibatch_noise, sample_wishart_eigenvalues
 from ..simulators.batch_hessian import simulate_least_squares_batch_top
 from ..stats import Estimate, Moments
-from . import Comparison, register
+from .core import Comparison, register
 
-SOURCE = "Marchenko and Pastur (1967); Baik, Ben Arous and Peche (2005); Paul (2007); theory-notes section 3"
+SOURCE = "Marchenko and Pastur (1967); Baik, Ben Arous and Peche (2005); Paul (2007); Bai and Silverstein (2010), Ch. 3"
 
 CONFIG = {
     # Wishart sizes: (P, N) and (2P, 2N); matrices per size
@@ -60,7 +60,7 @@ def _rows(label, formula, estimate, note=""):
             for lab, f, e, s in zip(label, np.atleast_1d(formula), value, err)]
 
 
-@register("mp.cdf", title="Wishart spectra vs the Marchenko-Pastur cdf at its deciles, finite-P bias extrapolated",
+@register("spectra.mp_cdf", stream="mp.cdf", title="Wishart spectra vs the Marchenko-Pastur cdf at its deciles, finite-P bias extrapolated",
           formula="theory.marchenko_pastur.MarchenkoPastur.cdf",
           simulator="sample_wishart_eigenvalues (sizes P and 2P)", quick=False, source=SOURCE)
 def mp_cdf(ctx):
@@ -78,8 +78,8 @@ def mp_cdf(ctx):
     return rows
 
 
-@register("mp.effective_number", title="N_eff(alpha) = P(1 - alpha m(-alpha)) vs eigenvalue sums of Wishart samples",
-          formula="theory.marchenko_pastur.effective_number",
+@register("spectra.effective_number", stream="mp.effective_number", title="N_eff(alpha) = P(1 - alpha m(-alpha)) vs eigenvalue sums of Wishart samples",
+          formula="theory.marchenko_pastur.mp_effective_number",
           simulator="sample_wishart_eigenvalues, theory.sharpness.effective_number", source=SOURCE)
 def mp_effective_number(ctx):
     from ..sharpness import effective_number
@@ -89,12 +89,12 @@ def mp_effective_number(ctx):
     est = _extrapolated(ctx, "neff", c["ratio"], c["n_params"], c["n_matrices"],
                         lambda s: effective_number(s.eigenvalues[:, None, :], alphas) / s.n_params,
                         scale=c["scale"])
-    formula = mp.effective_number(alphas, c["ratio"], 1, c["scale"])
+    formula = mp.mp_effective_number(alphas, c["ratio"], 1, c["scale"])
     return _rows([f"N_eff/P at alpha={a:g}" for a in alphas], formula, est,
                  note=f"q={c['ratio']:g}, s2={c['scale']:g}")
 
 
-@register("mp.spikes", title="Outliers of spiked Wishart matrices: BBP location and eigenvector overlap; additive spike",
+@register("spectra.spikes", stream="mp.spikes", title="Outliers of spiked Wishart matrices: BBP location and eigenvector overlap; additive spike",
           formula="theory.marchenko_pastur.spike_eigenvalue, spike_overlap, additive_spike_eigenvalue",
           simulator="sample_wishart_eigenvalues(spikes=..., additive_spikes=...)", quick=False, source=SOURCE)
 def mp_spikes(ctx):
@@ -119,7 +119,7 @@ def mp_spikes(ctx):
     return rows
 
 
-@register("noise.covariance", title="Minibatch gradient noise: covariance (N-B)/(B(N-1)) C, and C = sigma^2 H",
+@register("spectra.noise_covariance", stream="noise.covariance", title="Minibatch gradient noise: covariance (N-B)/(B(N-1)) C, and C = sigma^2 H",
           formula="finite-population covariance of a minibatch mean; E C(w*) = sigma^2 (1 - 1/N) E H",
           simulator="minibatch_noise on least squares; exact C over independent data sets", source=SOURCE)
 def noise_covariance(ctx):
@@ -150,7 +150,7 @@ def noise_covariance(ctx):
     return rows
 
 
-@register("batch.hessian_top", title="Top eigenvalue of a least-squares minibatch Hessian vs the finite-size MP edge",
+@register("spectra.batch_hessian_top", stream="batch.hessian_top", title="Top eigenvalue of a least-squares minibatch Hessian vs the finite-size MP edge",
           formula="theory.batch_size.least_squares_batch_top_eigenvalue(finite_size=True)",
           simulator="simulate_least_squares_batch_top", quick=False, source="Johnstone (2001); Ma (2012); Granziol et al. (2022)")
 def batch_hessian_top(ctx):

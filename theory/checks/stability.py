@@ -1,4 +1,4 @@
-"""Checks of the stability theory of GD and VGD on quadratics (``vgd.*``, ``quadratic.*``).
+"""Checks of the stability theory of GD and VGD on quadratics (``stability.*``).
 
 Each check simulates with :func:`theory.simulators.simulate_vgd` and compares
 with the closed forms in :mod:`theory.quadratic` and :mod:`theory.vgd`. The
@@ -13,19 +13,20 @@ import numpy as np
 from .. import quadratic, vgd
 from ..simulators import simulate_vgd
 from ..stats import z_critical
-from . import DEFAULT_ALPHA, Comparison, register
+from .core import DEFAULT_ALPHA, Comparison, register
 
-SOURCE = "Ghosh et al. (2025), arXiv:2506.12903, Sec. 3; theory-notes section 1"
+SOURCE = "Ghosh et al. (2025), arXiv:2506.12903, Sec. 3"
 
 CONFIG = {
     # Directions below, near and above their VGD thresholds (about 10.9, 17.0, 12.5, 8.9).
     "one_step": {"eigvals": [0.5, 5.0, 12.0, 19.0], "grad_proj": [0.3, 1.0, -0.4, 0.2],
                  "lr": 0.1, "sigma": 0.05, "n_samples": 4, "n_runs": 200_000},
     # dof = 10: the loss change is quadratic in e, so its variance needs E[e^4] and
-    # the variance of the standard error needs E[e^8]: finite for dof > 8.
+    # the variance of the standard error needs E[e^8]: finite for dof > 8. "scale" is
+    # the t law's (scipy's) scale; the standard deviation sigma is scale * sqrt(dof / (dof - 2)).
     "student_t": {"eigvals": [0.5, 5.0, 12.0, 19.0], "grad_proj": [0.3, 1.0, -0.4, 0.2],
-                  "lr": 0.1, "sigma": 0.05, "n_samples": 4, "dof": 10.0, "n_runs": 200_000},
-    # z = Ns g^2 / sigma^2 = 100 and lr = 0.1: VF = 1/2, threshold 10 (theory-notes).
+                  "lr": 0.1, "scale": 0.05, "n_samples": 4, "dof": 10.0, "n_runs": 200_000},
+    # z = Ns g^2 / sigma^2 = 100 and lr = 0.1: VF = 1/2, threshold 10 (the cubic's root 10).
     "sign_change": {"grad_proj": 1.0, "lr": 0.1, "sigma": 0.1, "n_samples": 1, "rel_step": 0.02,
                     "n_runs": 200_000},
     # GD from random starts N(0, I), eigenvalues 2/lr * (0.05, 0.9, 1.05): the last diverges.
@@ -42,7 +43,7 @@ def _rows(label_fmt, values, est, formula, **kw):
             for x, f, e, s in zip(values, formula, est.value, est.stderr)]
 
 
-@register("vgd.expected_loss_change", title="One VGD step: expected loss change in every eigen-direction",
+@register("stability.expected_loss_change", stream="vgd.expected_loss_change", title="One VGD step: expected loss change in every eigen-direction",
           formula="theory.quadratic.expected_loss_change", simulator="simulate_vgd", source=SOURCE)
 def expected_loss_change(ctx):
     c = CONFIG["one_step"]
@@ -53,19 +54,20 @@ def expected_loss_change(ctx):
     return _rows("lambda={:g}", lam, run.change_by_direction[1], f)
 
 
-@register("vgd.student_t", title="One VGD step with Student-t perturbations (dof 10): expected loss change",
+@register("stability.student_t", stream="vgd.student_t", title="One VGD step with Student-t perturbations (dof 10): expected loss change",
           formula="theory.quadratic.expected_loss_change(dof=...)", simulator="simulate_vgd(dof=...)",
           source=SOURCE)
 def student_t(ctx):
     c = CONFIG["student_t"]
     lam, g = np.array(c["eigvals"]), np.array(c["grad_proj"])
-    run = simulate_vgd(lam, g / lam, lr=c["lr"], sigma=c["sigma"], n_samples=c["n_samples"], dof=c["dof"],
+    sigma = float(np.sqrt(vgd.perturbation_variance(c["scale"], c["dof"])))
+    run = simulate_vgd(lam, g / lam, lr=c["lr"], sigma=sigma, n_samples=c["n_samples"], dof=c["dof"],
                        n_steps=1, n_runs=c["n_runs"], seed=ctx.seed, **ctx.sim())
-    f = quadratic.expected_loss_change(lam, g, c["lr"], c["sigma"], c["n_samples"], dof=c["dof"])
+    f = quadratic.expected_loss_change(lam, g, c["lr"], sigma, c["n_samples"], dof=c["dof"])
     return _rows("lambda={:g}", lam, run.change_by_direction[1], f)
 
 
-@register("vgd.threshold_sign_change", title="The expected change vanishes at the VGD threshold and changes sign there",
+@register("stability.threshold_sign_change", stream="vgd.threshold_sign_change", title="The expected change vanishes at the VGD threshold and changes sign there",
           formula="theory.vgd.vgd_threshold", simulator="simulate_vgd", source=SOURCE)
 def threshold_sign_change(ctx):
     c = CONFIG["sign_change"]
@@ -99,7 +101,7 @@ def threshold_sign_change(ctx):
     return rows
 
 
-@register("quadratic.gd_divergence", title="GD from random starts: loss falls below 2/lr and diverges above it",
+@register("stability.gd_divergence", stream="quadratic.gd_divergence", title="GD from random starts: loss falls below 2/lr and diverges above it",
           formula="theory.quadratic.expected_loss", simulator="simulate_vgd(sigma=0)",
           source="Edge of stability: lambda < 2/lr (Cohen et al., ICLR 2021)")
 def gd_divergence(ctx):
@@ -114,7 +116,7 @@ def gd_divergence(ctx):
     return rows
 
 
-@register("vgd.loss_trajectory", title="VGD over many steps: expected loss and its noise floor",
+@register("stability.loss_trajectory", stream="vgd.loss_trajectory", title="VGD over many steps: expected loss and its noise floor",
           formula="theory.quadratic.expected_loss, stationary_loss", simulator="simulate_vgd", quick=False,
           source=SOURCE)
 def loss_trajectory(ctx):
@@ -129,7 +131,7 @@ def loss_trajectory(ctx):
     return rows
 
 
-@register("quadratic.full_matrix", title="Non-diagonal Q simulated in its own basis vs analyse_step (diagonalised)",
+@register("stability.full_matrix", stream="quadratic.full_matrix", title="Non-diagonal Q simulated in its own basis vs analyse_step (diagonalised)",
           formula="theory.quadratic.analyse_step", simulator="simulate_vgd(hessian=2-D)", source=SOURCE)
 def full_matrix(ctx):
     c = CONFIG["full_matrix"]

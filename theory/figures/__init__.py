@@ -1,73 +1,40 @@
 """The registry of theory figures; ``theory figures --out DIR`` draws them all.
 
-A figure is a function ``draw(quick: bool, seed) -> matplotlib.figure.Figure``
-registered under a name prefixed by its theory (``stability.``, ...). ``quick``
-asks for small simulations (for tests and the docs build); the default sizes
-give publication-quality error bars.
+Each figure is registered under ``<body>.<what>`` (the body of theory as its
+prefix, as for the checks) by the module named after its body; the machinery
+(compute and draw, stored data, rendering) is in :mod:`theory.figures.core`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-
 from .._registry import matches
+from .core import (
+    DATA_FORMAT,
+    Figure,
+    figure,
+    load_data,
+    read_data,
+    registered,
+    render,
+    same,
+    save_data,
+    schema,
+    store,
+)
 
-__all__ = ["Figure", "figure", "registry", "select", "render"]
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A registered figure: its name, a one-line title, and ``draw(quick, seed)``."""
-
-    name: str
-    title: str
-    draw: Callable
-
-
-_REGISTRY: dict[str, Figure] = {}
-
-
-def figure(name: str, *, title: str) -> Callable:
-    """Decorator: register ``draw(quick, seed) -> Figure`` as figure ``name``."""
-
-    def deco(func):
-        if name in _REGISTRY:
-            raise ValueError(f"figure {name!r} is registered twice")
-        _REGISTRY[name] = Figure(name, title, func)
-        return func
-
-    return deco
+__all__ = ["Figure", "figure", "registry", "select", "render", "store", "save_data", "load_data", "read_data",
+           "schema", "same", "DATA_FORMAT"]
 
 
 def registry() -> dict[str, Figure]:
+    """All registered figures, by name, in registration order."""
     _load()
-    return dict(_REGISTRY)
+    return registered()
 
 
 def select(only: str | None = None) -> list[Figure]:
+    """The figures whose names match ``only`` (comma-separated substrings or globs; all when empty)."""
     return [f for f in registry().values() if matches(f.name, only)]
-
-
-def render(fig: Figure, out_dir, *, formats=("png", "pdf"), quick: bool = False, seed=0) -> list[Path]:
-    """Draw ``fig`` and write ``out_dir/<name>.<format>`` for each format; return the paths."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    mpl_fig = fig.draw(quick=quick, seed=seed)
-    paths = []
-    for fmt in formats:
-        path = out_dir / f"{fig.name}.{fmt}"
-        mpl_fig.savefig(path, dpi=200 if fmt == "png" else None, bbox_inches="tight",
-                        metadata={"Software": None} if fmt == "png" else {"Creator": None, "Producer": None})
-        paths.append(path)
-    plt.close(mpl_fig)
-    return paths
 
 
 def _load() -> None:

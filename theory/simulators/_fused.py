@@ -1,73 +1,33 @@
-r"""Fused CPU kernels (numba): draw the noise and take the step in one pass, in parallel over walkers.
+r"""Fused CPU kernels (numba) of the simulators: escape in 1-D and n-D, and VGD on a quadratic.
 
-``simulate_escape(..., engine="numba")`` and ``simulate_vgd(..., engine="numba")``
-call this module; the NumPy path (``engine="numpy"``, the default) stays the
-reference the kernels are tested against (statistically: the streams differ).
-It needs numba, an optional extra: ``pip install "theory[numba]"``.
+Each kernel draws the noise and takes the step in one pass, one thread per
+block of :data:`~theory.simulators._rng_kernels.BLOCK` walkers (runs), each
+block with its own xoshiro256++ stream (:mod:`theory.simulators._rng_kernels`):
+results are bitwise identical for any number of threads, ``chunk_walkers`` /
+``chunk_runs`` and executor, and agree in distribution with the NumPy engine.
+Needs numba (``pip install "theory[numba]"``).
 
-Random numbers. Each kernel carries its own generator, **xoshiro256++**
-(Blackman and Vigna, *Scrambled linear pseudorandom number generators*, ACM
-TOMS 47, 2021): 256 bits of state, a period of :math:`2^{256}-1`, passes
-BigCrush and PractRand, a handful of integer operations per 64-bit output.
-Standard normals come from the **ziggurat** of Marsaglia and Tsang (*The
-ziggurat method for generating random variables*, J. Stat. Softw. 5, 2000) in
-the 256-layer, 52-bit form NumPy's ``Generator.standard_normal`` uses: one
-64-bit draw (8 bits pick the layer, 1 the sign, 52 the abscissa) and a table
-look-up return a normal about 99 % of the time, without a branch on the sign; the wedges use one uniform and
-an ``exp``, the tail beyond :math:`r = 3.654\ldots` Marsaglia's exponential
-rejection. Exponential(1) variates are :math:`-\log(1-U)`, :math:`U` uniform
-on :math:`[0, 1)` with 53 random bits; Gamma variates (Student-t
-perturbations) are Marsaglia and Tsang's squeeze method (ACM TOMS 26, 2000).
+Escape (:func:`escape_times`, for
+:func:`~theory.simulators.escape.simulate_escape`): per coordinate, in the
+internal units of the plan,
 
-Streams. Work is cut into fixed blocks of :data:`BLOCK` walkers (runs); block
-``b`` of a task seeded with ``seed`` takes its 256-bit state from
-``theory.rng.derive(seed, "numba", b).generate_state(4, numpy.uint64)`` and is
-advanced by one thread from start to end (``numba.prange`` over blocks, so
-``numba.set_num_threads`` decides how many run at once). What a walker
-receives depends on the seed, the block and its place in the block alone:
-results are bitwise identical for any number of threads, any
-``chunk_walkers`` / ``chunk_runs`` and any executor. They differ from the
-NumPy engine's (another generator, another order of draws) but agree with it
-in distribution.
+.. math:: y_{n+1} = y_n (A y_n^2 + B y_n + C) + E + s(y_n)\,z_n ,
 
-Escape kernel. The walkers of a block are advanced from one stream, in 1-D
-four at a time (one step of each in turn, the four lanes' state held in
-registers, to hide the latency of a step's chain of dependent operations; a
-lane whose walker is done takes the block's next one), in n-D one at a time,
-each from the start to its exit or to ``max_steps``, in the internal units of
-the NumPy path's polynomial plan (``new = y (A y^2 + B y + C) + E + noise * z``,
-coordinate by coordinate), with the same exit rules: the plane through the
-saddle (or the next minimum) normal to a coordinate axis, the same
-Brownian-bridge correction (the walker exits when the survival product
-:math:`\prod_j(1-p_j)` falls below its uniform threshold, drawn when the
-walker starts: the same law as the NumPy path's Exp(1) threshold against the
-hazard :math:`-\sum_j\log(1-p_j)`, without a logarithm per step; tested
-whenever the walker starts or ends a step within the band of the plane, a
-:math:`p_j` below :math:`e^{-18}` dropped on both paths),
-the same piecewise-constant diffusion of :class:`~theory.simulators.escape.SGDDiffusion`
-and :class:`~theory.simulators.escape.Mixed`, taken at the step's start (Ito).
-In 1-D the regime test "loss below the level" is, where the roots of
-``loss = level`` on the walkers' side of the plane allow it (the usual case:
-an interval around the minimum), two comparisons with those roots
-(:func:`regime_split`), else the loss polynomial itself.
-Landscapes outside that form (a gradient that is not coordinate-wise cubic, an
-exit plane not normal to an axis) and ``exit="valley"`` raise DomainError:
-use the NumPy engine there.
+:math:`s` the noise scale of the regime at the step's start (Ito), until the
+walker crosses the exit plane (normal to a coordinate axis) or reaches
+``max_steps``. Brownian-bridge correction (Gobet, Stoch. Proc. Appl. 87, 2000):
+a walker exits when its survival product :math:`\prod_j (1 - p_j)`,
+:math:`p_j = \exp(-2 d_j d_{j+1}/v)`, falls below its uniform threshold, the
+law of the NumPy engine's Exp(1) threshold against the hazard
+:math:`-\sum_j \log(1-p_j)`. Landscapes outside this form and
+``exit="valley"`` raise DomainError.
 
-VGD kernel. Diagonal Q (or a full Q with Gaussian perturbations, simulated in
-its eigenbasis, where the isotropic perturbations and the initial spread have
-the same law); the ``n_samples`` perturbations of every step are drawn and the
-``n_samples`` gradients averaged literally, as on the NumPy path. Per-step
-statistics are kept per block (two-pass mean and sum of squared deviations
-over the block's runs) and merged in block order by the caller.
+VGD (:func:`vgd_block_moments`): :math:`\theta \leftarrow \theta - \eta\,
+\frac{1}{N_s}\sum_k \Lambda(\theta + \epsilon_k)` in the eigenbasis of the
+quadratic, Gaussian or Student-t :math:`\epsilon_k`; per-step moments per block.
 
-Processes. Where numba's threading layer is GNU OpenMP (the default without
-TBB), a process that has run a parallel kernel must not ``fork``: OpenMP
-refuses it and the child dies. Give a ``ProcessPoolExecutor`` a "spawn" or
-"forkserver" context (``mp_context=multiprocessing.get_context("spawn")``), or
-start the pool before the first kernel runs. Calling the kernels from several
-Python threads at once is fine with OpenMP and TBB, not with numba's
-"workqueue" layer.
+A process that has run a parallel kernel under GNU OpenMP must not ``fork``:
+give a ``ProcessPoolExecutor`` a "spawn" or "forkserver" context.
 """
 
 from __future__ import annotations
@@ -77,221 +37,20 @@ import math
 import numpy as np
 
 from ..errors import DomainError
-from ..rng import derive
-from .escape import _BAND, _Q_MIN
+from ._escape_common import BAND, Q_MIN
+from ._rng_kernels import (BLOCK, block_states, gamma, normal, set_threads, standard_exponential, standard_gamma,
+                           standard_normal, uniform)
 
 try:
-    import numba
     from numba import njit, prange
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("engine='numba' needs numba, an optional extra: pip install 'theory[numba]' "
                       "(or pip install 'numba>=0.60'); engine='numpy' needs nothing more") from exc
 
-__all__ = ["BLOCK", "block_states", "escape_times", "vgd_block_moments", "standard_normal", "standard_exponential",
-           "standard_gamma", "set_threads"]
-
-# Walkers (runs) per random stream. Fixed: results depend on it (never on threads or chunks).
-BLOCK = 1024
-
-# ----------------------------------------------------------------------------- ziggurat tables
-
-_ZIG_R = 3.6541528853610088  # right edge of the base layer (256 layers)
-_ZIG_V = 0.00492867323399  # area of every layer under exp(-x^2/2)
-
-
-def _ziggurat_tables():
-    """ki (int64), wi, fi for 256 layers and a 52-bit abscissa, as in Marsaglia and Tsang (2000)."""
-    m = 2.0**52
-    ki = np.zeros(256, dtype=np.int64)
-    wi = np.zeros(256)
-    fi = np.zeros(256)
-    dn = tn = _ZIG_R
-    q = _ZIG_V / math.exp(-0.5 * dn * dn)
-    ki[0] = int(dn / q * m)
-    ki[1] = 0
-    wi[0] = q / m
-    wi[255] = dn / m
-    fi[0] = 1.0
-    fi[255] = math.exp(-0.5 * dn * dn)
-    for i in range(254, 0, -1):
-        dn = math.sqrt(-2.0 * math.log(_ZIG_V / dn + math.exp(-0.5 * dn * dn)))
-        ki[i + 1] = int(dn / tn * m)
-        tn = dn
-        fi[i] = math.exp(-0.5 * dn * dn)
-        wi[i] = dn / m
-    return ki, wi, fi
-
-
-_KI, _WI, _FI = _ziggurat_tables()
-_WI2 = np.concatenate([_WI, -_WI])  # index + 256: the negative half
-
-_U9 = np.uint64(9)
-_U11 = np.uint64(11)
-_U17 = np.uint64(17)
-_MASK9 = np.uint64(0x1FF)
-_MASK52 = np.uint64(0x000FFFFFFFFFFFFF)
-_R23L, _R23R = np.uint64(23), np.uint64(64 - 23)
-_R45L, _R45R = np.uint64(45), np.uint64(64 - 45)
-_TWO_M53 = 2.0**-53
-_INV_R = 1.0 / _ZIG_R
-
-# ----------------------------------------------------------------------------- generator (inlined)
-
-
-@njit(inline="always")
-def _next(s0, s1, s2, s3):
-    """xoshiro256++: (output, new state)."""
-    a = s0 + s3
-    r = ((a << _R23L) | (a >> _R23R)) + s0
-    t = s1 << _U17
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = (s3 << _R45L) | (s3 >> _R45R)
-    return r, s0, s1, s2, s3
-
-
-@njit(inline="always")
-def _uniform(s0, s1, s2, s3):
-    """U on [0, 1), 53 random bits."""
-    r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
-    return np.float64(r >> _U11) * _TWO_M53, s0, s1, s2, s3
-
-
-@njit(inline="always")
-def _layer(r):
-    """A 64-bit draw to the ziggurat's candidate: (x, layer, whether x lies inside the layer's rectangle).
-
-    Bits 0-7 pick the layer, bit 8 the sign (folded into the table: no branch),
-    bits 9-60 the abscissa (an int64, converted to float in one instruction).
-    """
-    j = np.intp(r & _MASK9)
-    rabs = np.int64((r >> _U9) & _MASK52)
-    idx = j & 0xFF
-    return np.float64(rabs) * _WI2[j], idx, rabs < _KI[idx]
-
-
-@njit
-def _normal_slow(idx, x, s0, s1, s2, s3):
-    """The ziggurat's rare branches (about 1 % of draws): wedge test, tail, or a fresh draw."""
-    while True:
-        if idx == 0:  # the tail beyond r: Marsaglia's exponential rejection
-            while True:
-                u1, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-                u2, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-                xx = -_INV_R * math.log1p(-u1)
-                yy = -math.log1p(-u2)
-                if yy + yy > xx * xx:
-                    return (-(_ZIG_R + xx) if x < 0 else _ZIG_R + xx), s0, s1, s2, s3
-        u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-        if (_FI[idx - 1] - _FI[idx]) * u + _FI[idx] < math.exp(-0.5 * x * x):
-            return x, s0, s1, s2, s3
-        # rejected: a fresh draw
-        r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
-        x, idx, inside = _layer(r)
-        if inside:
-            return x, s0, s1, s2, s3
-
-
-@njit(inline="always")
-def _normal(s0, s1, s2, s3):
-    """A standard normal by the ziggurat: one 64-bit draw and a table look-up about 99 % of the time."""
-    r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
-    x, idx, inside = _layer(r)
-    if inside:
-        return x, s0, s1, s2, s3
-    return _normal_slow(idx, x, s0, s1, s2, s3)
-
-
-@njit(inline="always")
-def _gamma(shape, s0, s1, s2, s3):
-    """Gamma(shape, 1), shape >= 1: Marsaglia and Tsang's squeeze method."""
-    d = shape - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    while True:
-        v = -1.0
-        x = 0.0
-        while v <= 0.0:
-            x, s0, s1, s2, s3 = _normal(s0, s1, s2, s3)
-            v = 1.0 + c * x
-        v = v * v * v
-        u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-        u = 1.0 - u  # on (0, 1]
-        if u < 1.0 - 0.0331 * (x * x) * (x * x):
-            return d * v, s0, s1, s2, s3
-        if math.log(u) < 0.5 * x * x + d * (1.0 - v + math.log(v)):
-            return d * v, s0, s1, s2, s3
-
-
-# ----------------------------------------------------------------------------- streams
-
-def block_states(root, n_blocks: int, first: int = 0) -> np.ndarray:
-    """(n_blocks, 4) uint64: the xoshiro256++ state of blocks ``first .. first + n_blocks - 1`` of ``root``."""
-    out = np.empty((n_blocks, 4), dtype=np.uint64)
-    for j in range(n_blocks):
-        out[j] = derive(root, "numba", first + j).generate_state(4, np.uint64)
-        if not out[j].any():  # the one forbidden state (probability 2**-256)
-            out[j, 0] = 1
-    return out
-
-
-def set_threads(n: int | None) -> int:
-    """``numba.set_num_threads(n)`` (None: all); returns the previous count. Results do not depend on it."""
-    old = numba.get_num_threads()
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS if n is None else int(n))
-    return old
-
-
-@njit(parallel=True, cache=True)
-def _fill(states, per_block, kind, shape, out):
-    nb = states.shape[0]
-    n = out.size
-    for b in prange(nb):
-        s0, s1, s2, s3 = states[b, 0], states[b, 1], states[b, 2], states[b, 3]
-        for i in range(b * per_block, min((b + 1) * per_block, n)):
-            if kind == 0:
-                v, s0, s1, s2, s3 = _normal(s0, s1, s2, s3)
-            elif kind == 1:
-                u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-                v = -math.log1p(-u)
-            else:
-                v, s0, s1, s2, s3 = _gamma(shape, s0, s1, s2, s3)
-            out[i] = v
-
-
-def _draw(kind, shape, n, seed, per_block):
-    from ..rng import seed_sequence
-
-    n = int(n)
-    nb = max(1, -(-n // per_block))
-    out = np.empty(n)
-    _fill(block_states(seed_sequence(seed), nb), per_block, kind, float(shape), out)
-    return out
-
-
-def standard_normal(n: int, seed=0, *, per_block: int = 1 << 20) -> np.ndarray:
-    """``n`` standard normals from the kernels' generator (for tests and benchmarks)."""
-    return _draw(0, 1.0, n, seed, per_block)
-
-
-def standard_exponential(n: int, seed=0, *, per_block: int = 1 << 20) -> np.ndarray:
-    """``n`` Exp(1) variates from the kernels' generator."""
-    return _draw(1, 1.0, n, seed, per_block)
-
-
-def standard_gamma(shape: float, n: int, seed=0, *, per_block: int = 1 << 20) -> np.ndarray:
-    """``n`` Gamma(shape, 1) variates (shape >= 1) from the kernels' generator."""
-    if not shape >= 1.0:
-        raise DomainError(f"shape must be >= 1; got {shape!r}")
-    return _draw(2, shape, n, seed, per_block)
-
+__all__ = ["BLOCK", "Q_MIN", "block_states", "escape_times", "regime_split", "vgd_block_moments", "standard_normal",
+           "standard_exponential", "standard_gamma", "set_threads"]
 
 # ----------------------------------------------------------------------------- escape
-
-# A crossing probability below exp(Q_MIN) is dropped from the hazard, as on the NumPy path.
-Q_MIN = _Q_MIN
 
 
 @njit(inline="always", fastmath={"contract"})
@@ -300,7 +59,7 @@ def _advance(x, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2,
 
     mode 0: one noise scale; 1: inside means lo < x < hi; 2: inside means loss(x) < level.
     """
-    z, s0, s1, s2, s3 = _normal(s0, s1, s2, s3)
+    z, s0, s1, s2, s3 = normal(s0, s1, s2, s3)
     if mode == 0:
         return x * ((A * x + B) * x + C) + E + z * s_out, 1.0, s0, s1, s2, s3
     if mode == 1:
@@ -334,15 +93,123 @@ def _tested(e, near, S, x, xn, m, thr, bridge, sign, offset, sc_out, dsc, sc_in,
     return S, S < thr
 
 
+@njit(inline="always", fastmath={"contract"})
+def _four_lanes(lx, ly, lh, lt, lnear, lthr, ldone, lm, s0, s1, s2, s3, step, test, max_steps):
+    """Four busy lanes, one step of each in turn, their state in registers, until one is done or the
+    oldest reaches max_steps; the lanes' state back to the arrays (ly, ldone, lm: the last step's
+    end, done flag, end within the band). Returns the stream's state.
+
+    ``step``: (A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2, q1, level) of :func:`_advance`; ``test``: (edge, bridge, sign, offset, sc_out, dsc, sc_in, sc_exact).
+    """
+    A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2, q1, level = step
+    edge, bridge, sign, offset, sc_out, dsc, sc_in, sc_exact = test
+    xa, xb, xc, xd = lx[0], lx[1], lx[2], lx[3]
+    ha, hb, hc, hd = lh[0], lh[1], lh[2], lh[3]
+    ta, tb, tc, td = lt[0], lt[1], lt[2], lt[3]
+    na, nb, nc, nd = lnear[0], lnear[1], lnear[2], lnear[3]
+    ra, rb, rc, rd = lthr[0], lthr[1], lthr[2], lthr[3]
+    left = max_steps - max(ta, tb, tc, td)  # rounds until the oldest walker reaches max_steps
+    while True:
+        ya, ma, s0, s1, s2, s3 = _advance(xa, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2,
+                                          q1, level)
+        yb, mb, s0, s1, s2, s3 = _advance(xb, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2,
+                                          q1, level)
+        yc, mc, s0, s1, s2, s3 = _advance(xc, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2,
+                                          q1, level)
+        yd, md, s0, s1, s2, s3 = _advance(xd, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2,
+                                          q1, level)
+        left -= 1
+        ea = sign * ya > edge
+        eb = sign * yb > edge
+        ec = sign * yc > edge
+        ed = sign * yd > edge
+        ha, da = _tested(ea, na, ha, xa, ya, ma, ra, bridge, sign, offset, sc_out, dsc, sc_in, sc_exact)
+        hb, db = _tested(eb, nb, hb, xb, yb, mb, rb, bridge, sign, offset, sc_out, dsc, sc_in, sc_exact)
+        hc, dc = _tested(ec, nc, hc, xc, yc, mc, rc, bridge, sign, offset, sc_out, dsc, sc_in, sc_exact)
+        hd, dd = _tested(ed, nd, hd, xd, yd, md, rd, bridge, sign, offset, sc_out, dsc, sc_in, sc_exact)
+        if da | db | dc | dd | (left == 0):
+            break
+        xa, xb, xc, xd = ya, yb, yc, yd
+        na, nb, nc, nd = ea, eb, ec, ed
+    steps = max_steps - max(ta, tb, tc, td) - left  # rounds taken, the last one included
+    lx[0], lx[1], lx[2], lx[3] = xa, xb, xc, xd
+    ly[0], ly[1], ly[2], ly[3] = ya, yb, yc, yd
+    lh[0], lh[1], lh[2], lh[3] = ha, hb, hc, hd
+    lt[0], lt[1], lt[2], lt[3] = ta + steps, tb + steps, tc + steps, td + steps
+    ldone[0], ldone[1], ldone[2], ldone[3] = da, db, dc, dd
+    lm[0], lm[1], lm[2], lm[3] = ea, eb, ec, ed
+    return s0, s1, s2, s3
+
+
+@njit(inline="always", fastmath={"contract"})
+def _turn_lanes(lw, lx, ly, lh, lt, lnear, lthr, ldone, lm, nxt, w1, bridge, x0, near0, max_steps, out, s0, s1, s2,
+                s3):
+    """After :func:`_four_lanes`: finished lanes record their walker's exit step (-1: censored) and take the
+    block's next walker (its uniform threshold drawn first); the others move on to the step's end. Once no
+    walker is left to take, the busy lanes are compacted to the front.
+
+    Returns (next walker, whether all four lanes are still busy, whether a finished walker diverged, state).
+    """
+    busy = True
+    bad = False
+    for l in range(4):
+        if ldone[l] or lt[l] == max_steps:
+            out[lw[l]] = lt[l] if ldone[l] else -1
+            if not math.isfinite(ly[l]):
+                bad = True
+            if nxt < w1:
+                if bridge:
+                    u, s0, s1, s2, s3 = uniform(s0, s1, s2, s3)
+                    lthr[l] = 1.0 - u
+                lw[l] = nxt
+                nxt += 1
+            else:
+                lw[l] = -1
+                busy = False
+            lx[l] = x0
+            lh[l] = 1.0
+            lnear[l] = near0
+            lt[l] = 0
+        else:
+            lx[l] = ly[l]
+            lnear[l] = lm[l]
+    if not busy:  # the tail: compact the busy lanes to the front
+        k = 0
+        for l in range(4):
+            if lw[l] >= 0:
+                lw[k], lx[k], lh[k], lthr[k], lnear[k], lt[k] = lw[l], lx[l], lh[l], lthr[l], lnear[l], lt[l]
+                k += 1
+        for l in range(k, 4):
+            lw[l] = -1
+    return nxt, busy, bad, s0, s1, s2, s3
+
+
+@njit(inline="always", fastmath={"contract"})
+def _walk_alone(x, h, near, t, thr, s0, s1, s2, s3, step, test, max_steps):
+    """One walker from step t (position x, survival product h) to its exit or max_steps (``step``, ``test``:
+    as in :func:`_four_lanes`). Returns (exit step or -1, the last position, state).
+    """
+    A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2, q1, level = step
+    edge, bridge, sign, offset, sc_out, dsc, sc_in, sc_exact = test
+    while True:
+        y, m, s0, s1, s2, s3 = _advance(x, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2, q1,
+                                        level)
+        t += 1
+        e = sign * y > edge
+        h, done = _tested(e, near, h, x, y, m, thr, bridge, sign, offset, sc_out, dsc, sc_in, sc_exact)
+        if done or t == max_steps:
+            return (t if done else -1), y, s0, s1, s2, s3
+        x, near = y, e
+
+
 @njit(cache=True, fastmath={"contract"})
 def _walk_1d(w0, w1, s0, s1, s2, s3, A, B, C, E, mode, s_out, s_in, lo, hi, q4, q3, q2, q1, level, sign, offset,
              band, bridge, sc_out, sc_in, x0, max_steps, out):
     """Walkers w0 .. w1 - 1 (indices into out) from one stream; True if any diverged.
 
-    Four walkers advance side by side, one step each in turn, held in registers
-    while all four lanes are busy; a lane whose walker exits or reaches
-    max_steps takes the block's next walker (drawing its uniform threshold
-    first). The last three walkers finish one lane at a time.
+    Four walkers advance side by side (:func:`_four_lanes`); a lane whose walker
+    exits or reaches max_steps takes the block's next walker (:func:`_turn_lanes`).
+    The last three walkers finish one at a time (:func:`_walk_alone`).
     """
     ds = s_in - s_out
     sc_exact = math.isfinite(sc_in) and math.isfinite(sc_out)  # a * 0 + b == b exactly for finite a, b
@@ -361,103 +228,29 @@ def _walk_1d(w0, w1, s0, s1, s2, s3, A, B, C, E, mode, s_out, s_in, lo, hi, q4, 
     nxt = w0
     for l in range(4):
         if nxt < w1:
-            if bridge:  # the walker's Exp(1) threshold for the accumulated hazard
-                u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
+            if bridge:  # the walker's threshold for the survival product
+                u, s0, s1, s2, s3 = uniform(s0, s1, s2, s3)
                 lthr[l] = 1.0 - u
             lw[l] = nxt
             nxt += 1
     bad = False
+    step = (A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2, q1, level)
+    test = (edge, bridge, sign, offset, sc_out, dsc, sc_in, sc_exact)
     busy = lw[3] >= 0  # lanes are filled in order
-    while busy:  # all four lanes busy: the lanes' state in registers
-        xa, xb, xc, xd = lx[0], lx[1], lx[2], lx[3]
-        ha, hb, hc, hd = lh[0], lh[1], lh[2], lh[3]
-        ta, tb, tc, td = lt[0], lt[1], lt[2], lt[3]
-        na, nb, nc, nd = lnear[0], lnear[1], lnear[2], lnear[3]
-        ra, rb, rc, rd = lthr[0], lthr[1], lthr[2], lthr[3]
-        left = max_steps - max(ta, tb, tc, td)  # rounds until the oldest walker reaches max_steps
-        while True:
-            ya, ma, s0, s1, s2, s3 = _advance(xa, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2,
-                                              q1, level)
-            yb, mb, s0, s1, s2, s3 = _advance(xb, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2,
-                                              q1, level)
-            yc, mc, s0, s1, s2, s3 = _advance(xc, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2,
-                                              q1, level)
-            yd, md, s0, s1, s2, s3 = _advance(xd, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2,
-                                              q1, level)
-            left -= 1
-            ea = sign * ya > edge
-            eb = sign * yb > edge
-            ec = sign * yc > edge
-            ed = sign * yd > edge
-            ha, da = _tested(ea, na, ha, xa, ya, ma, ra, bridge, sign, offset, sc_out, dsc, sc_in,
-                             sc_exact)
-            hb, db = _tested(eb, nb, hb, xb, yb, mb, rb, bridge, sign, offset, sc_out, dsc, sc_in,
-                             sc_exact)
-            hc, dc = _tested(ec, nc, hc, xc, yc, mc, rc, bridge, sign, offset, sc_out, dsc, sc_in,
-                             sc_exact)
-            hd, dd = _tested(ed, nd, hd, xd, yd, md, rd, bridge, sign, offset, sc_out, dsc, sc_in,
-                             sc_exact)
-            if da | db | dc | dd | (left == 0):
-                break
-            xa, xb, xc, xd = ya, yb, yc, yd
-            na, nb, nc, nd = ea, eb, ec, ed
-        steps = max_steps - max(ta, tb, tc, td) - left  # rounds taken, the last one included
-        ta += steps
-        tb += steps
-        tc += steps
-        td += steps
-        # a walker is done: lanes back to the arrays, finished ones take the block's next walkers
-        lx[0], lx[1], lx[2], lx[3] = xa, xb, xc, xd
-        ly[0], ly[1], ly[2], ly[3] = ya, yb, yc, yd
-        lh[0], lh[1], lh[2], lh[3] = ha, hb, hc, hd
-        lt[0], lt[1], lt[2], lt[3] = ta, tb, tc, td
-        ldone[0], ldone[1], ldone[2], ldone[3] = da, db, dc, dd
-        lm[0], lm[1], lm[2], lm[3] = ea, eb, ec, ed
-        for l in range(4):
-            if ldone[l] or lt[l] == max_steps:
-                out[lw[l]] = lt[l] if ldone[l] else -1
-                if not math.isfinite(ly[l]):
-                    bad = True
-                if nxt < w1:
-                    if bridge:
-                        u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-                        lthr[l] = 1.0 - u
-                    lw[l] = nxt
-                    nxt += 1
-                else:
-                    lw[l] = -1
-                    busy = False
-                lx[l] = x0
-                lh[l] = 1.0
-                lnear[l] = near0
-                lt[l] = 0
-            else:
-                lx[l] = ly[l]
-                lnear[l] = lm[l]
-        if not busy:  # the tail: compact the busy lanes to the front
-            k = 0
-            for l in range(4):
-                if lw[l] >= 0:
-                    lw[k], lx[k], lh[k], lthr[k], lnear[k], lt[k] = lw[l], lx[l], lh[l], lthr[l], lnear[l], lt[l]
-                    k += 1
-            for l in range(k, 4):
-                lw[l] = -1
+    while busy:
+        s0, s1, s2, s3 = _four_lanes(lx, ly, lh, lt, lnear, lthr, ldone, lm, s0, s1, s2, s3, step, test, max_steps)
+        nxt, busy, diverged, s0, s1, s2, s3 = _turn_lanes(lw, lx, ly, lh, lt, lnear, lthr, ldone, lm, nxt, w1,
+                                                          bridge, x0, near0, max_steps, out, s0, s1, s2, s3)
+        if diverged:
+            bad = True
     for l in range(3):  # at most three walkers left, one at a time
         if lw[l] < 0:
             continue
-        x, h, near, t = lx[l], lh[l], lnear[l], lt[l]
-        while True:
-            y, m, s0, s1, s2, s3 = _advance(x, s0, s1, s2, s3, A, B, C, E, mode, s_out, ds, lo, hi, q4, q3, q2, q1,
-                                            level)
-            t += 1
-            e = sign * y > edge
-            h, done = _tested(e, near, h, x, y, m, lthr[l], bridge, sign, offset, sc_out, dsc, sc_in, sc_exact)
-            if done or t == max_steps:
-                out[lw[l]] = t if done else -1
-                if not math.isfinite(y):
-                    bad = True
-                break
-            x, near = y, e
+        t_exit, y, s0, s1, s2, s3 = _walk_alone(lx[l], lh[l], lnear[l], lt[l], lthr[l], s0, s1, s2, s3, step, test,
+                                                max_steps)
+        out[lw[l]] = t_exit
+        if not math.isfinite(y):
+            bad = True
     return bad
 
 
@@ -488,7 +281,7 @@ def _escape_nd(states, first_walker, n_walkers, bs, A, B, C, E, regime, sigma, s
         for w in range(w0, w1):
             thr = 1.0
             if bridge:
-                u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
+                u, s0, s1, s2, s3 = uniform(s0, s1, s2, s3)
                 thr = 1.0 - u
             for i in range(d):
                 x[i] = x0[i]
@@ -505,7 +298,7 @@ def _escape_nd(states, first_walker, n_walkers, bs, A, B, C, E, regime, sigma, s
                     side_a = loss < level
                 xo = x[axis]
                 for i in range(d):
-                    z, s0, s1, s2, s3 = _normal(s0, s1, s2, s3)
+                    z, s0, s1, s2, s3 = normal(s0, s1, s2, s3)
                     if regime:
                         z *= s_a[i] if side_a else s_b[i]
                     else:
@@ -533,6 +326,7 @@ def _escape_nd(states, first_walker, n_walkers, bs, A, B, C, E, regime, sigma, s
 
 
 def _vec(a, d):
+    """A float or per-coordinate vector as a contiguous float64 vector of length d."""
     return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), (d,)))
 
 
@@ -644,8 +438,8 @@ def _narrow_band(band, sc_p, sc_o, far):
     if not (math.isfinite(sc_p) and math.isfinite(sc_o) and sc_p < 0 and sc_o < 0):
         return band
     v_p, v_o = -2.0 / sc_p, -2.0 / sc_o
-    if far >= _BAND * v_o / math.sqrt(v_p):
-        return min(band, _BAND * math.sqrt(v_p))
+    if far >= BAND * v_o / math.sqrt(v_p):
+        return min(band, BAND * math.sqrt(v_p))
     return band
 
 
@@ -719,7 +513,7 @@ def _vgd(states, first_run, n_runs, bs, lam, mean0, lr, sigma, n_samples, dof, i
         if init_std > 0.0:
             for r in range(m):
                 for i in range(p):
-                    z, s0, s1, s2, s3 = _normal(s0, s1, s2, s3)
+                    z, s0, s1, s2, s3 = normal(s0, s1, s2, s3)
                     theta[r, i] += init_std * z
         for t in range(n_steps + 1):
             if t > 0:
@@ -729,9 +523,9 @@ def _vgd(states, first_run, n_runs, bs, lam, mean0, lr, sigma, n_samples, dof, i
                             acc[i] = 0.0
                         for k in range(n_samples):
                             for i in range(p):
-                                z, s0, s1, s2, s3 = _normal(s0, s1, s2, s3)
+                                z, s0, s1, s2, s3 = normal(s0, s1, s2, s3)
                                 if student:  # e = sigma Z / sqrt(2G/nu), G ~ Gamma(nu/2)
-                                    g, s0, s1, s2, s3 = _gamma(shape, s0, s1, s2, s3)
+                                    g, s0, s1, s2, s3 = gamma(shape, s0, s1, s2, s3)
                                     e = t_scale * z / math.sqrt(g)
                                 else:
                                     e = t_scale * z

@@ -24,7 +24,7 @@ from scipy import linalg as sla
 from .. import _validate as v
 from .. import rng as _rng
 from ..backend import get_backend, single_threaded_blas
-from ..batch_size import _common
+from .._batch_noise import noise_inputs
 from ..errors import DomainError
 from ..stats import Estimate, Moments
 
@@ -89,7 +89,7 @@ def simulate_batch_hessian_top(eigenvalues, batch_size, n_params, noise_scale, n
     lam = np.atleast_1d(v.finite(xb.to_numpy(eigenvalues), "eigenvalues"))
     if lam.ndim != 1:
         raise DomainError(f"eigenvalues must be 1-D for a simulation; got shape {lam.shape}")
-    b, n, p_arr, sigma, var = _common(batch_size, n_params, noise_scale, n_data)
+    b, n, p_arr, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
     p = int(_scalar(p_arr, "n_params"))
     var = _scalar(var, "batch_size/noise_scale/n_data")
     if lam.size > p:
@@ -127,7 +127,8 @@ def simulate_least_squares_batch_top(batch_size, n_params, n_data, *, scale=1.0,
     batch_size, n_params, n_data : int
         :math:`1 \le B \le N`, :math:`P \ge 1`.
     scale : float
-        Feature variance :math:`c > 0`.
+        Feature variance :math:`c > 0`: the scale of the Hessian's eigenvalue law
+        (its eigenvalues are :math:`c` times those at unit variance).
     n_matrices : int
         Replicates, :math:`\ge 2`.
     seed : int or SeedSequence

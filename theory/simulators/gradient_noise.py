@@ -1,6 +1,6 @@
 r"""Minibatch SGD gradient noise on synthetic problems: its covariance against theory, its tails, its Gaussianity.
 
-The diffusion theory of SGD (notes section 2) replaces the minibatch gradient
+The diffusion theory of SGD (docs: the escape page) replaces the minibatch gradient
 by the full-batch gradient plus a noise whose covariance is about
 :math:`H/B` near a minimum. This module measures that noise on problems whose
 exact gradients, Hessians and per-sample gradient covariances are known.
@@ -88,6 +88,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from .. import _models
 from .. import _validate as v
 from ..backend import get_backend
 from ..errors import DomainError
@@ -187,7 +188,7 @@ class NoiseProblem:
         if self.kind != "least_squares" or np.isfinite(self.feature_dof) or np.isfinite(self.noise_dof):
             raise DomainError("population_gradient_covariance needs kind 'least_squares' with Gaussian features "
                               "and noise (feature_dof = noise_dof = inf)")
-        delta = self.model._theta(w) - self.w_star
+        delta = _models.as_theta(self.model, w, "w") - self.w_star
         sd = self.spectrum * delta
         return (self.noise**2 + delta @ sd) * np.diag(self.spectrum) + np.outer(sd, sd)
 
@@ -219,7 +220,7 @@ def _student(g, shape, dof):
 
 
 def least_squares_problem(n_data, spectrum, *, noise=1.0, w_star=None, feature_dof=np.inf, noise_dof=np.inf,
-                          seed=None) -> NoiseProblem:
+                          seed=0) -> NoiseProblem:
     r"""Draw :math:`y = Xw^* + \varepsilon` with ``n_data`` rows, feature covariance ``diag(spectrum)``.
 
     ``w_star`` defaults to a seeded :math:`N(0, I/D)` vector; ``noise`` is the
@@ -233,7 +234,7 @@ def least_squares_problem(n_data, spectrum, *, noise=1.0, w_star=None, feature_d
     return NoiseProblem("least_squares", LinearLeastSquares(x, y), w, spec, sigma, fdof, ndof, root.entropy)
 
 
-def logistic_problem(n_data, spectrum, *, w_star=None, l2=0.0, feature_dof=np.inf, seed=None) -> NoiseProblem:
+def logistic_problem(n_data, spectrum, *, w_star=None, l2=0.0, feature_dof=np.inf, seed=0) -> NoiseProblem:
     r"""Draw features with covariance ``diag(spectrum)``, labels :math:`y \sim \mathrm{Bernoulli}(\sigma(x^\top w^*))`.
 
     ``l2`` adds :math:`\frac{l2}2|w|^2` to the loss (guarantees a minimum).
@@ -339,13 +340,14 @@ def _draw_indices(xb, gen, n_rows, n_data, batch, replace, keys):
 
 
 def minibatch_noise(problem: NoiseProblem, w, batch_size, n_batches, *, replace=False, n_directions=3,
-                    keep_samples=True, seed=None, backend=None, chunk_batches=None) -> MinibatchNoise:
+                    keep_samples=True, seed=0, backend=None, chunk_batches=None) -> MinibatchNoise:
     r"""Draw ``n_batches`` independent minibatches at ``w`` and compare the noise :math:`g_B - g` with theory.
 
     Parameters
     ----------
     problem : NoiseProblem or theory.hessian_models.LossModel
-        Anything with ``per_sample_gradients(w)`` and ``hessian(w)``.
+        A model of the protocol with ``per_sample_gradients(w)`` (TypeError naming it otherwise); its
+        ``hessian(w)``, or without it the Hessian assembled from ``hvp``.
     w : array_like, shape (D,)
     batch_size : int
         :math:`1 \le B \le N` (without replacement), :math:`B \ge 1` with.
@@ -370,8 +372,8 @@ def minibatch_noise(problem: NoiseProblem, w, batch_size, n_batches, *, replace=
     xb = get_backend(backend)
     xp = xb.xp
     model = problem.model if isinstance(problem, NoiseProblem) else problem
-    w = model._theta(w)
-    grads = np.asarray(model.per_sample_gradients(w), dtype=np.float64)
+    w = _models.as_theta(model, w, "w")
+    grads = _models.per_sample_gradients(model, w, "minibatch_noise")
     n, d = grads.shape
     bsz = v.as_int(batch_size, "batch_size", 1)
     if not replace and bsz > n:
@@ -388,7 +390,7 @@ def minibatch_noise(problem: NoiseProblem, w, batch_size, n_batches, *, replace=
     lam, vec = np.linalg.eigh(theory)
     dirs = vec[:, ::-1][:, :k].T.copy()
     theory_dir = lam[::-1][:k].copy()
-    hess = np.asarray(model.hessian(w), dtype=np.float64)
+    hess = _models.dense_hessian(model, w)
 
     per_batch = 8 * ((n if not replace else 0) + 2 * bsz + bsz * d + 2 * d)
     block = max(1, min(xb.block_size, _CHUNK_BYTES // per_batch))
@@ -492,11 +494,9 @@ def noise_tail_index(samples, *, method="hill", k=None, group_size=None) -> Tail
         index in :math:`(0, 2]`, not tails beyond 2. Standard error from the
         spread of the :math:`K_2` independent group terms. ``group_size``
         :math:`K_1` defaults to :math:`\lfloor\sqrt n\rfloor`. For laws that are
-        only in a stable domain of attraction it is biased at finite :math:`K_1`:
-        on least-squares per-example gradients (:math:`n = 10^5`, coordinates
-        pooled) it gave 1.65 for Gaussian features (true 2) and 1.2 for
-        Student-t features with dof 1.5 (true 1.5), where Hill with
-        :math:`k = 1000` gave 6.7 (index infinite) and 1.52 +- 0.05.
+        only in a stable domain of attraction (not exactly stable) it is biased
+        at finite :math:`K_1`, since the group sums of :math:`K_1` draws are not
+        yet stable: compare it with Hill's estimator there.
     """
     x = v.finite(samples, "samples")
     if x.ndim not in (1, 2) or x.shape[0] < 4:
@@ -642,7 +642,7 @@ class GaussianityScan:
                         np.array([float(t.excess_kurtosis.stderr) for t in self.tests]), self.n_batches)
 
 
-def gaussianity_scan(problem, w, batch_sizes, n_batches, *, alpha=0.01, direction=None, replace=False, seed=None,
+def gaussianity_scan(problem, w, batch_sizes, n_batches, *, alpha=0.01, direction=None, replace=False, seed=0,
                      backend=None) -> GaussianityScan:
     r"""Test the minibatch noise along a fixed direction for normality at each batch size.
 
@@ -651,13 +651,13 @@ def gaussianity_scan(problem, w, batch_sizes, n_batches, *, alpha=0.01, directio
     ``derive(seed, "scan", B)``.
     """
     model = problem.model if isinstance(problem, NoiseProblem) else problem
-    w = model._theta(w)
+    w = _models.as_theta(model, w, "w")
     sizes = np.unique(np.array([v.as_int(b, "batch_sizes", 1) for b in np.atleast_1d(batch_sizes)]))
     a = float(v.finite(alpha, "alpha"))
     if not 0 < a < 1:
         raise DomainError(f"alpha must be in (0, 1); got {a!r}")
     if direction is None:
-        vals, vecs = np.linalg.eigh(model.gradient_covariance(w))
+        vals, vecs = np.linalg.eigh(_models.gradient_covariance(model, w, "gaussianity_scan's default direction"))
         u = vecs[:, -1]
     else:
         u = v.finite(direction, "direction").ravel()

@@ -62,7 +62,7 @@ class OccupationRun:
 
 
 def simulate_occupation(landscape, *, temperature, dt, t_total, burn_in=0.0, start=None, n_walkers=1000,
-                        record_every=10, seed=None, backend=None, chunk_walkers=None) -> OccupationRun:
+                        record_every=10, seed=0, backend=None, chunk_walkers=None) -> OccupationRun:
     r"""Fraction of time spent in each basin by SGLD walkers after a burn-in.
 
     Parameters

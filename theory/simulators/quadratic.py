@@ -6,6 +6,12 @@ gradient :math:`Q(m + e_k)` is evaluated at each perturbed point, and the mean
 moves by ``-lr`` times their average, so the simulation does not rely on the
 algebra (the reduction to :math:`\bar e`) that the formulas use.
 
+``sigma`` is the standard deviation of each coordinate of a perturbation for
+every ``dof``: a Student-t perturbation is drawn as
+:math:`e = s\,Z/\sqrt{2G/\nu}`, :math:`Z` standard normal, :math:`G \sim \Gamma(\nu/2)`,
+with the scale :math:`s = \sigma\sqrt{(\nu-2)/\nu}`
+(:func:`theory.vgd.perturbation_scale`), so its variance is :math:`\sigma^2`.
+
 Reproducibility: runs are cut into blocks of ``backend.block_size``; block
 ``b`` draws from ``theory.rng.derive(seed, b)`` (initial points first, then,
 step by step, the normal and, for Student-t, the gamma variates). Statistics
@@ -22,6 +28,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..backend import get_backend
+from ..vgd import perturbation_scale
 from ..errors import DomainError
 from ..rng import blocks, derive, seed_sequence
 from ..stats import Estimate, Moments
@@ -73,7 +80,7 @@ class _Task:
     eigvecs: np.ndarray | None  # None: the loss is given in its eigenbasis (diagonal)
     mean0: np.ndarray
     lr: float
-    sigma: float
+    scale: float  # of the perturbation's law: sigma for the Gaussian, sigma sqrt((dof - 2)/dof) for Student-t
     n_samples: int
     dof: float
     n_steps: int
@@ -85,7 +92,7 @@ class _Task:
 
 
 def simulate_vgd(hessian, mean0, *, lr, sigma=0.0, n_samples=1, dof=np.inf, n_steps=1, n_runs=10_000,
-                 init_std=0.0, seed=None, backend=None, chunk_runs=None,
+                 init_std=0.0, seed=0, backend=None, chunk_runs=None,
                  executor: Executor | None = None, engine: str = "numpy") -> VGDRun:
     r"""Simulate VGD (GD when ``sigma = 0``) on :math:`\ell(\theta) = \tfrac12\theta^\top Q\theta`.
 
@@ -97,20 +104,23 @@ def simulate_vgd(hessian, mean0, *, lr, sigma=0.0, n_samples=1, dof=np.inf, n_st
     mean0 : array_like, shape (P,)
         Initial mean :math:`m_0` (in the same basis as ``hessian``).
     lr : float
-        Learning rate, > 0.
+        Learning rate :math:`\eta`, > 0.
     sigma : float, default 0
-        Perturbation scale (Gaussian standard deviation, or Student-t scale).
+        Standard deviation of each coordinate of a perturbation, for every
+        ``dof`` (a Student-t perturbation is drawn at scale
+        ``sigma * sqrt((dof - 2) / dof)``).
     n_samples : int, default 1
         Perturbations averaged per step.
     dof : float, default inf
         Student-t degrees of freedom (> 2) of each coordinate of the
-        perturbation; ``inf`` is Gaussian.
+        perturbation; ``inf`` is Gaussian. ``dof <= 2`` (infinite variance)
+        raises DomainError.
     n_steps : int, default 1
     n_runs : int, default 10000
         Independent runs (at least 2, for a standard error).
     init_std : float, default 0
         Each run starts at ``mean0 + init_std * N(0, I)``.
-    seed : int, SeedSequence or None
+    seed : int, SeedSequence or None, default 0
         Root of the random streams (None: fresh entropy, recorded in the result).
     backend : {"numpy", "cupy"} or None
         Array backend; None chooses from the inputs (NumPy unless CuPy arrays).
@@ -156,13 +166,14 @@ def simulate_vgd(hessian, mean0, *, lr, sigma=0.0, n_samples=1, dof=np.inf, n_st
     lr = float(v.positive(lr, "lr"))
     sigma = float(v.nonnegative(sigma, "sigma", allow_inf=False))
     dof = float(v.student_dof(dof))
+    scale = float(perturbation_scale(sigma, dof))
     init_std = float(v.nonnegative(init_std, "init_std", allow_inf=False))
     n_samples = v.as_int(n_samples, "n_samples", 1)
     n_steps = v.as_int(n_steps, "n_steps", 0)
     n_runs = v.as_int(n_runs, "n_runs", 2)
     root = seed_sequence(seed)
     if engine == "numba":
-        return _simulate_vgd_numba(hessian, eigvals, eigvecs, mean0, lr, sigma, n_samples, dof, n_steps, n_runs,
+        return _simulate_vgd_numba(hessian, eigvals, eigvecs, mean0, lr, scale, n_samples, dof, n_steps, n_runs,
                                    init_std, root, chunk_runs, executor)
 
     all_blocks = blocks(n_runs, xb.block_size)
@@ -171,7 +182,7 @@ def simulate_vgd(hessian, mean0, *, lr, sigma=0.0, n_samples=1, dof=np.inf, n_st
     per_chunk = -(-v.as_int(chunk_runs, "chunk_runs", 1) // xb.block_size)
     indexed = [(b, s, e) for b, (s, e) in enumerate(all_blocks)]
     tasks = [
-        _Task(eigvals, eigvecs if hessian.ndim == 2 else None, mean0, lr, sigma, n_samples, dof, n_steps,
+        _Task(eigvals, eigvecs if hessian.ndim == 2 else None, mean0, lr, scale, n_samples, dof, n_steps,
               init_std, root.entropy, tuple(root.spawn_key), xb, tuple(indexed[i:i + per_chunk]))
         for i in range(0, len(indexed), per_chunk)
     ]
@@ -195,10 +206,13 @@ def simulate_vgd(hessian, mean0, *, lr, sigma=0.0, n_samples=1, dof=np.inf, n_st
     )
 
 
-def _simulate_vgd_numba(hessian, eigvals, eigvecs, mean0, lr, sigma, n_samples, dof, n_steps, n_runs, init_std, root,
+def _simulate_vgd_numba(hessian, eigvals, eigvecs, mean0, lr, scale, n_samples, dof, n_steps, n_runs, init_std, root,
                         chunk_runs, executor) -> VGDRun:
-    """engine='numba': the fused kernel of :mod:`theory.simulators._fused`, in the eigenbasis of Q."""
-    if hessian.ndim == 2 and np.isfinite(dof) and sigma > 0:
+    """engine="numba": the fused kernel of :mod:`theory.simulators._fused` in the eigenbasis of Q.
+
+    The kernel's ``sigma`` is the scale of the perturbation's law (``scale`` here).
+    """
+    if hessian.ndim == 2 and np.isfinite(dof) and scale > 0:
         raise DomainError("engine='numba' with a full hessian needs Gaussian perturbations (dof=inf): Student-t "
                           "coordinates are not rotation invariant; pass the eigenvalues (diagonal Q) or use "
                           "engine='numpy'")
@@ -207,7 +221,7 @@ def _simulate_vgd_numba(hessian, eigvals, eigvecs, mean0, lr, sigma, n_samples, 
     mean_proj = mean0 if hessian.ndim == 1 else eigvecs.T @ mean0
     if chunk_runs is not None:
         chunk_runs = v.as_int(chunk_runs, "chunk_runs", 1)
-    per_block = _fused.vgd_block_moments(eigvals, mean_proj, lr=lr, sigma=sigma, n_samples=n_samples, dof=dof,
+    per_block = _fused.vgd_block_moments(eigvals, mean_proj, lr=lr, sigma=scale, n_samples=n_samples, dof=dof,
                                          n_steps=n_steps, n_runs=n_runs, init_std=init_std, root=root,
                                          chunk_runs=chunk_runs, executor=executor)
     loss = change = None
@@ -240,10 +254,10 @@ def _run_chunk(task: _Task):
         for gen, s, e in gens:
             xb.fill_normal(gen, noise0[s:e])
         theta += task.init_std * noise0
-    noisy = task.sigma > 0
+    noisy = task.scale > 0
     pert = xp.empty((runs, ns, p)) if noisy else None
     gam = xp.empty((runs, ns, p)) if noisy and np.isfinite(task.dof) else None
-    t_scale = task.sigma * np.sqrt(task.dof / 2.0) if gam is not None else task.sigma
+    t_scale = task.scale * np.sqrt(task.dof / 2.0) if gam is not None else task.scale
 
     def gradient_mean(points, out):
         """out <- mean over k of Q points[:, k]: one gradient per perturbed point, then their average.
@@ -295,7 +309,7 @@ def _run_chunk(task: _Task):
                     xb.fill_normal(gen, pert[s:e])
                     if gam is not None:
                         xb.fill_gamma(gen, task.dof / 2.0, gam[s:e])
-                if gam is not None:  # e = sigma * Z / sqrt(2G/nu), G ~ Gamma(nu/2)
+                if gam is not None:  # e = scale * Z / sqrt(2G/nu), G ~ Gamma(nu/2)
                     xp.sqrt(gam, out=gam)
                     pert /= gam
                 pert *= t_scale

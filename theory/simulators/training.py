@@ -3,8 +3,8 @@ r"""One training loop for GD, SGD, VGD, IVON, SAM/USAM and G-TRACER on a :class:
 :func:`train` runs ``n_steps`` updates of one optimizer from one start and
 returns a :class:`Trajectory`: the full-batch training loss at every step and,
 at tracked steps, the quantities the flat-minima theory makes predictions
-about (sharpness against ``2/lr``, the VGD threshold
-:math:`(2/\mathrm{lr})\,\mathrm{VF}(z)` of :mod:`theory.vgd`, IVON's
+about (sharpness against :math:`2/\eta`, :math:`\eta` = ``lr``, the VGD threshold
+:math:`(2/\eta)\,\mathrm{VF}(z)` of :mod:`theory.vgd`, IVON's
 preconditioned sharpness, counts above a level, :math:`N_{\rm eff}(\alpha)`,
 :math:`\mathrm{Tr}(G^{-1}H)`, a held-out loss).
 
@@ -14,20 +14,20 @@ Each is a small frozen dataclass holding (and validating) its hyper-parameters;
 ``g(x)`` below is the gradient of the step's batch (the full data set unless a
 ``batch_size`` is set) at ``x``:
 
-- :class:`GD`: :math:`\theta \leftarrow \theta - \mathrm{lr}\, g(\theta)`.
+- :class:`GD`: :math:`\theta \leftarrow \theta - \eta\, g(\theta)`.
 - :class:`SGD`: GD on minibatches of ``batch_size`` examples, drawn without
   replacement within an epoch (a fresh permutation per epoch, an incomplete last
   batch dropped) or with replacement.
-- :class:`VGD`: :math:`\theta \leftarrow \theta - \mathrm{lr}\,\frac1{N_s}\sum_k g(\theta + e_k)`,
+- :class:`VGD`: :math:`\theta \leftarrow \theta - \eta\,\frac1{N_s}\sum_k g(\theta + e_k)`,
   the :math:`e_k` Gaussian of variance :math:`\sigma^2` per coordinate, or
   Student-t with ``dof`` :math:`\nu > 2` scaled to the same variance
   (:math:`e = \sigma\sqrt{(\nu-2)/\nu}\; Z/\sqrt{2\Gamma/\nu}`, drawn as in
-  :mod:`theory.simulators.quadratic`: normals first, then the gammas). Unlike
-  that module, whose ``sigma`` is the Student-t *scale*, ``sigma`` here is the
-  standard deviation for every ``dof``, so the VF threshold uses it directly.
+  :mod:`theory.simulators.quadratic`: normals first, then the gammas); ``sigma``
+  is the standard deviation for every ``dof``, as there and in :mod:`theory.vgd`,
+  so the VF threshold uses it directly.
 - :class:`IVON`: one :func:`theory.ivon.ivon_step` per step; the gradients are
   taken at :math:`m + \sigma\odot\epsilon_k`, :math:`\sigma = 1/\sqrt{\lambda(h+\delta)}`.
-- :class:`SAM`: :math:`\theta \leftarrow \theta - \mathrm{lr}\, g(\theta + \epsilon)`,
+- :class:`SAM`: :math:`\theta \leftarrow \theta - \eta\, g(\theta + \epsilon)`,
   :math:`\epsilon = \rho\, g/\|g\|` (``normalized=True``, Foret et al. 2021) or
   :math:`\epsilon = \rho\, g` (USAM, ``normalized=False``).
 - :class:`GTracer`: see its docstring.
@@ -50,16 +50,18 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse import linalg as splinalg
 
+from .. import _models
 from .. import _validate as v
 from .. import sharpness as _sharp
 from .._progress import Progress
 from ..backend import get_backend, single_threaded_blas
-from ..errors import DomainError
+from ..errors import DomainError, TheoryWarning
 from ..rng import derive, seed_sequence
 from ..vgd import vgd_threshold
 
@@ -87,24 +89,17 @@ def _gradient(model, theta, batch):
 
 
 def _hvp(model, theta, vec):
-    if hasattr(model, "hvp"):
-        return np.asarray(model.hvp(theta, vec), dtype=np.float64)
-    return model.hessian(theta) @ vec
+    return _models.hvp(model, theta, vec)
 
 
 def _dense_hessian(model, theta):
-    h = model.hessian(theta) if hasattr(model, "hessian") else \
-        np.column_stack([_hvp(model, theta, e) for e in np.eye(model.n_params)])
-    h = np.asarray(h, dtype=np.float64)
+    h = _models.dense_hessian(model, theta)
     return 0.5 * (h + h.T)
 
 
-def _fisher_diagonal(model, theta):
+def _fisher_diagonal(model, theta, purpose="the diagonal Fisher"):
     """The model's diagonal Fisher, else the empirical one, mean of squared per-sample gradients."""
-    if hasattr(model, "fisher_diagonal"):
-        return np.asarray(model.fisher_diagonal(theta), dtype=np.float64)
-    g = model.per_sample_gradients(theta)
-    return np.mean(g * g, axis=0)
+    return _models.fisher_diagonal(model, theta, purpose)
 
 
 def _n_data(model) -> int:
@@ -315,48 +310,52 @@ _CBRT_EPS = float(np.finfo(np.float64).eps) ** (1.0 / 3.0)
 
 @dataclass(frozen=True)
 class GTracer(Optimizer):
-    r"""G-TRACER (Williams & Roberts 2023, arXiv:2306.13914): descent on :math:`L + \rho\,\mathrm{Tr}(G^{-1}H)`.
+    r"""G-TRACER: gradient descent on :math:`L(\theta) + \rho\,\mathrm{Tr}(G^{-1}H(\theta))`.
 
-    :math:`G` is a running average of the diagonal Fisher :math:`F` (the
-    model's ``fisher_diagonal``, else the mean squared per-example gradient),
-    :math:`G \leftarrow (1-\beta)G + \beta F` (:math:`G_0 = F(\theta_0)`), damped
-    by ``damping`` (:math:`\delta`). Held fixed within a step, as a metric is,
-    it weights the curvature term; two ways to take that term's gradient:
+    The objective and the metric are those of G-TRACER (M. Williams and
+    S. Roberts 2023, arXiv:2306.13914, as stated in Roberts' talk "Instability
+    is all you need"): the training loss :math:`L` plus ``rho`` (:math:`\rho \ge 0`)
+    times the trace of the Hessian :math:`H` of the full training loss in the
+    metric :math:`G`, a running average of the diagonal Fisher
+    :math:`F(\theta) = \frac1N\sum_i g_i^2` (the model's ``fisher_diagonal``,
+    else the mean squared row of ``per_sample_gradients``):
 
-    ``estimator="exact"``: the gradient of the stated objective itself,
+    .. math:: G_0 = F(\theta_0), \qquad G_t = (1-\beta)\,G_{t-1} + \beta\,F(\theta_t)\quad (t \ge 1),
 
-    .. math:: \theta \leftarrow \theta - \mathrm{lr}\Big(g(\theta) + \rho\sum_i
+    ``beta`` :math:`\beta \in (0, 1]`, used damped, :math:`G_t + \delta`
+    (``damping`` :math:`\delta > 0`), and held fixed within a step. ``g`` below
+    is the step's (mini)batch gradient, :math:`\eta` the learning rate.
+    ``estimator`` chooses how the gradient of the trace term is estimated:
+
+    ``"exact"``: the gradient of the trace term itself,
+
+    .. math:: \theta \leftarrow \theta - \eta\Big(g(\theta) + \rho\sum_i
               \frac{\nabla_\theta H_{ii}(\theta)}{G_i + \delta}\Big),
 
-    with :math:`H` the Hessian of the full training loss and
-    :math:`\nabla H_{ii}` from differences of Hessian-vector products (``P``
-    pairs per step; about 10 correct digits). On a quadratic loss the term
-    vanishes and this is GD.
+    :math:`\nabla_\theta H_{ii}` by central differences of Hessian-vector
+    products (:math:`\partial_k H_{ii} = \partial_i (He_i)_k`; ``P`` pairs per
+    step, about 10 correct digits). On a quadratic loss the term vanishes and
+    the update is GD's.
 
-    ``estimator="perturbed"`` (default): one extra gradient, at a point
-    displaced along the natural gradient,
+    ``"perturbed"`` (default): one extra gradient, at a point displaced along
+    the natural gradient,
 
-    .. math:: \theta \leftarrow \theta - \mathrm{lr}\, g(\theta + \epsilon),\qquad
+    .. math:: \theta \leftarrow \theta - \eta\, g(\theta + \epsilon),\qquad
               \epsilon = \sqrt{2\rho}\,(G + \delta)^{-1} g(\theta).
 
-    Why this descends on :math:`L + \rho\,\mathrm{Tr}(G^{-1}H)` (to leading order
-    in :math:`\rho`): with :math:`\epsilon` held fixed, as in SAM,
+    With :math:`\epsilon` held fixed (as in SAM),
     :math:`g(\theta+\epsilon) = g + H\epsilon + \tfrac12\nabla_\theta(\epsilon^\top H\epsilon)
-    + O(\epsilon^3)`, and :math:`\tfrac12\epsilon^\top H\epsilon = \rho\, g^\top G^{-1}HG^{-1}g`,
-    whose average over gradient noise with second moment :math:`E[gg^\top] = G`
-    (exact for a diagonal :math:`E[gg^\top]`) is :math:`\rho\,\mathrm{Tr}(G^{-1}H)`.
-    The term :math:`H\epsilon` is SAM's ascent term; it vanishes at a
-    stationary point of the mean loss. Where the Fisher vanishes (a
-    zero-residual minimum) :math:`\epsilon \sim \sqrt{2\rho}/g` grows as
-    :math:`g \to 0` until ``damping`` caps it: choose the damping with the model.
+    + O(\epsilon^3)` and :math:`\tfrac12\epsilon^\top H\epsilon = \rho\, g^\top G^{-1}HG^{-1}g`,
+    whose mean over gradient noise with second moment :math:`E[gg^\top] = G`
+    (exact when :math:`E[gg^\top]` is diagonal) is :math:`\rho\,\mathrm{Tr}(G^{-1}H)`:
+    to leading order in :math:`\rho` it is a stochastic estimate of the
+    gradient of the objective plus SAM's ascent term :math:`H\epsilon`, which
+    vanishes at a stationary point of the mean loss. Where the Fisher
+    vanishes (a zero-residual minimum) :math:`\epsilon \sim \sqrt{2\rho}/g`
+    grows as :math:`g \to 0` until :math:`\delta` caps it: choose the damping
+    with the model.
 
-    Source status: the paper's abstract describes the method as a
-    natural-gradient approximation that is "simple to implement as
-    modifications to existing optimizers"; its full text (the exact form and
-    scale of its estimator, any normalisation, equation numbers) could not be
-    retrieved when this was written. ``"exact"`` descends on the objective as
-    stated; ``"perturbed"`` is the SAM-type construction derived above. Neither
-    is a transcription of the paper's algorithm. ``rho = 0`` is GD.
+    Both estimators are derived here from the objective; ``rho = 0`` is GD.
     """
 
     rho: float
@@ -378,7 +377,7 @@ class GTracer(Optimizer):
         self._check_batch()
 
     def _init(self, theta, ctx):
-        return {"G": _fisher_diagonal(ctx.model, theta)}
+        return {"G": _fisher_diagonal(ctx.model, theta, "GTracer's metric G")}
 
     def _step(self, theta, state, grad, ctx, t):
         if t > 0:
@@ -462,13 +461,13 @@ class Trajectory:
 
     - ``top_eigenvalues`` (m, top_k), descending; ``sharpness`` its first column;
     - ``threshold``: for VGD and IVON, the gradient-based threshold
-      :math:`(2/\mathrm{lr})\,\mathrm{VF}(N_s (u^\top\nabla L)^2/\sigma^2)` along the
+      :math:`(2/\eta)\,\mathrm{VF}(N_s (u^\top\nabla L)^2/\sigma^2)` along the
       top eigenvector :math:`u` (for IVON in the preconditioned coordinates
       :math:`y = \mathrm{diag}(p)^{1/2}\theta`, where its noise is isotropic of
       variance :math:`1/\lambda`, compared with ``adaptive_sharpness``, and
-      with ``2/lr`` replaced by IVON's momentum edge ``adaptive_edge``);
+      with :math:`2/\eta` replaced by IVON's momentum edge ``adaptive_edge``);
     - ``adaptive_sharpness``: IVON's :math:`\lambda_{\max}(\mathrm{diag}(h+\delta)^{-1}H)`;
-    - ``count_above``: eigenvalues above ``level`` (default ``2/lr``; with
+    - ``count_above``: eigenvalues above ``level`` (default :math:`2/\eta`; with
       Lanczos only the top_k computed are counted);
     - ``effective_number``: :math:`N_{\rm eff}(\alpha)` of the dense spectrum
       (needs ``alpha``; negative eigenvalues clipped to 0; NaN above 600 parameters);
@@ -505,7 +504,7 @@ class Trajectory:
 
     @property
     def edge(self) -> float:
-        """The GD edge of stability 2/lr."""
+        r"""The GD edge of stability :math:`2/\eta`."""
         return 2.0 / self.lr
 
     @property
@@ -597,19 +596,53 @@ class _Tracker:
         return out, np.asarray(self.theta)
 
 
+def _tracked_names(model, optimizer, track, alpha, has_test_loss) -> set:
+    """The names of :data:`TRACKABLE` that ``train`` records: ``track`` (default all) that apply."""
+    # Tr(G^{-1}H) needs a metric: the optimizer's own (G-TRACER) or the model's diagonal Fisher
+    fisher = isinstance(optimizer, GTracer) or _models.has_fisher(model)
+    applicable = {"sharpness", "count_above"} | ({"trace_ratio"} if fisher else set())
+    applicable |= {"effective_number"} if alpha is not None else set()
+    applicable |= {"test_loss"} if has_test_loss else set()
+    applicable |= {"threshold"} if isinstance(optimizer, (VGD, IVON)) else set()
+    applicable |= {"adaptive_sharpness"} if isinstance(optimizer, IVON) else set()
+    if track is None:
+        if not fisher:
+            warnings.warn(_NO_FISHER.format(type(model).__name__), TheoryWarning, stacklevel=3)
+        return applicable
+    names = set(track) - {"loss"}
+    unknown = names - set(TRACKABLE)
+    if unknown:
+        raise DomainError(f"track must hold names from {TRACKABLE}; got {sorted(unknown)}")
+    if "effective_number" in names and alpha is None:
+        raise DomainError("alpha must be given to track effective_number")
+    if "trace_ratio" in names and not fisher:
+        raise _models.missing_method(model, ("fisher_diagonal", "per_sample_gradients"), "tracking trace_ratio")
+    return names & applicable
+
+
+_NO_FISHER = ("model {} has neither fisher_diagonal nor per_sample_gradients: trace_ratio, Tr(G^-1 H) with G the "
+              "diagonal Fisher, is not tracked")
+
+
 def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=None, track=None, top_k=1,
           level=None, alpha=None, test_data=None, backend=None, progress=False) -> Trajectory:
-    r"""Train ``model`` with ``optimizer`` for ``n_steps`` steps of learning rate ``lr``.
+    r"""Train ``model`` with ``optimizer`` for ``n_steps`` steps of learning rate :math:`\eta` = ``lr``.
 
     Parameters
     ----------
-    model : LossModel
-        Provides ``loss``, ``gradient(theta, batch=None)`` (or
-        ``per_sample_gradients``), ``hvp(theta, vec)`` or ``hessian``;
-        optionally ``initial(seed)``, ``fisher_diagonal(theta)``, ``with_data(x, y)``, ``test_loss(theta)``.
+    model : MinimalLossModel
+        Needs the minimal protocol (:class:`theory.hessian_models.MinimalLossModel`):
+        ``loss``, ``gradient(theta, batch=None)``, ``hvp(theta, vec)`` (or
+        ``hessian``), ``n_params``, ``n_data``. Optional methods are used when
+        present: ``hessian`` (else assembled from ``hvp``), ``initial(seed)``
+        (else the start is zeros), ``fisher_diagonal`` or
+        ``per_sample_gradients`` (else ``trace_ratio`` is skipped with a
+        :class:`~theory.TheoryWarning`, a TypeError when asked for by ``track``,
+        and :class:`GTracer` raises TypeError), ``with_data(x, y)`` (needed for
+        ``test_data``), ``test_loss(theta)``.
     optimizer : GD, SGD, VGD, IVON, SAM or GTracer
     lr : float
-        Learning rate, > 0.
+        Learning rate :math:`\eta > 0`.
     n_steps : int
         Number of updates (>= 0).
     theta0 : array_like, optional
@@ -625,7 +658,7 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
     top_k : int
         Number of top eigenvalues recorded.
     level : float, optional
-        Level for ``count_above`` (default ``2/lr``).
+        Level for ``count_above`` (default :math:`2/\eta`).
     alpha : float, optional
         :math:`\alpha` of :math:`N_{\rm eff}(\alpha)`.
     test_data : (x, y), optional
@@ -644,6 +677,11 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be one of GD, SGD, VGD, IVON, SAM, GTracer; got {type(optimizer).__name__}")
+    absent = [m for m in ("loss", "gradient", "n_params") if not hasattr(model, m)]
+    absent += [] if hasattr(model, "hvp") or hasattr(model, "hessian") else ["hvp"]
+    if absent:
+        raise TypeError(f"model must provide loss, gradient, hvp (or hessian), n_params, n_data "
+                        f"(theory.hessian_models.MinimalLossModel); {type(model).__name__} has no {', '.join(absent)}")
     lr = float(v.positive(lr, "lr"))
     n_steps = v.as_int(n_steps, "n_steps", 0)
     top_k = v.as_int(top_k, "top_k", 1)
@@ -662,22 +700,10 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
 
     test_loss = getattr(model, "test_loss", None)
     if test_data is not None:
+        if not hasattr(model, "with_data"):
+            raise _models.missing_method(model, "with_data", "test_data")
         test_loss = model.with_data(*test_data).loss
-    applicable = {"sharpness", "count_above", "trace_ratio"}
-    applicable |= {"effective_number"} if alpha is not None else set()
-    applicable |= {"test_loss"} if test_loss is not None else set()
-    applicable |= {"threshold"} if isinstance(optimizer, (VGD, IVON)) else set()
-    applicable |= {"adaptive_sharpness"} if isinstance(optimizer, IVON) else set()
-    if track is None:
-        names = applicable
-    else:
-        names = set(track) - {"loss"}
-        unknown = names - set(TRACKABLE)
-        if unknown:
-            raise DomainError(f"track must hold names from {TRACKABLE}; got {sorted(unknown)}")
-        if "effective_number" in names and alpha is None:
-            raise DomainError("alpha must be given to track effective_number")
-        names &= applicable
+    names = _tracked_names(model, optimizer, track, alpha, test_loss is not None)
 
     ctx = _Context(model, lr, root, xb)
     batches = _Batches(optimizer, _n_data(model), root, xb)
@@ -798,7 +824,7 @@ def flatness_comparison(model, optimizers: dict, *, lr, n_steps, seed=0, level=N
         As in :func:`train` (one ``lr`` for all).
     seed : int or SeedSequence
     level : float, optional
-        Level of the count; default ``1/lr``, half the GD edge ``2/lr``
+        Level of the count; default :math:`1/\eta`, half the GD edge :math:`2/\eta`
         (below which every point that GD can settle at lies).
     seeds : int
         Independent runs per optimizer (starts and noise); with two or more
@@ -818,6 +844,9 @@ def flatness_comparison(model, optimizers: dict, *, lr, n_steps, seed=0, level=N
     seeds = v.as_int(seeds, "seeds", 1)
     level = 1.0 / lr if level is None else float(v.as_float(level, "level"))
     track = ("sharpness", "count_above", "trace_ratio", "test_loss") + (() if alpha is None else ("effective_number",))
+    if not _models.has_fisher(model):
+        warnings.warn(_NO_FISHER.format(type(model).__name__), TheoryWarning, stacklevel=2)
+        track = tuple(m for m in track if m != "trace_ratio")
     runs = {name: [] for name in optimizers}
     for s in range(seeds):
         run_seed = derive(seed, "training.flatness", s)

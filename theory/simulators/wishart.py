@@ -1,9 +1,10 @@
 r"""Monte Carlo twin of the Marchenko-Pastur and BBP laws: sample Wishart spectra, densities, KS distances.
 
-Conventions (notes section 3): :math:`X` is :math:`N\times P` with i.i.d.
-:math:`N(0, s^2)` entries (``scale`` = :math:`s^2`), :math:`W = X^\top X/N`
-(:math:`P\times P`), ratio :math:`q = P/N`. ``n_samples`` is :math:`N` (rows,
-observations), ``n_params`` is :math:`P`.
+Conventions, as in :mod:`theory.marchenko_pastur`: :math:`X` is :math:`N\times P`
+with i.i.d. :math:`N(0, s^2)` entries (``scale`` = :math:`s^2`, the scale of
+the eigenvalue law), :math:`W = X^\top X/N` (:math:`P\times P`), ratio
+:math:`q = P/N`. ``n_data`` is :math:`N` (rows, observations), ``n_params`` is
+:math:`P`.
 
 Spikes
 ------
@@ -44,11 +45,13 @@ independent matrices.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _validate as v
+from .._deprecate import renamed_keywords
 from ..backend import get_backend, single_threaded_blas
 from ..errors import DomainError
 from ..rng import derive, seed_sequence
@@ -77,8 +80,8 @@ class WishartSample:
         spikes or when not asked for.
     directions : ndarray, shape (K, P)
         The orthonormal spike directions (rows).
-    n_samples, n_params : int
-        :math:`N` and :math:`P`.
+    n_data, n_params : int
+        :math:`N` and :math:`P` (``n_samples``: a deprecated alias of ``n_data``).
     scale : float
         :math:`s^2`.
     spikes, additive_spikes : ndarray
@@ -90,7 +93,7 @@ class WishartSample:
     eigenvalues: np.ndarray
     overlaps: np.ndarray | None
     directions: np.ndarray
-    n_samples: int
+    n_data: int
     n_params: int
     scale: float
     spikes: np.ndarray
@@ -101,7 +104,13 @@ class WishartSample:
     @property
     def ratio(self) -> float:
         """:math:`q = P/N`."""
-        return self.n_params / self.n_samples
+        return self.n_params / self.n_data
+
+    @property
+    def n_samples(self) -> int:
+        """Deprecated alias of :attr:`n_data` (:math:`N`, the rows of :math:`X`)."""
+        warnings.warn("WishartSample.n_samples is deprecated; use n_data", DeprecationWarning, stacklevel=2)
+        return self.n_data
 
     @property
     def n_matrices(self) -> int:
@@ -174,22 +183,25 @@ def _orthonormal_rows(d, k, p, root, xb):
     return arr
 
 
-def sample_wishart_eigenvalues(n_samples, n_params, n_matrices=1, *, scale=1.0, spikes=None,
-                               additive_spikes=None, directions=None, return_overlaps=None, seed=None,
+@renamed_keywords(n_samples="n_data")
+def sample_wishart_eigenvalues(n_data, n_params, n_matrices=1, *, scale=1.0, spikes=None,
+                               additive_spikes=None, directions=None, return_overlaps=None, seed=0,
                                backend=None, chunk_matrices=None) -> WishartSample:
     r"""Eigenvalues of ``n_matrices`` independent (spiked) sample covariance matrices :math:`W = X^\top X/N`.
 
     Parameters
     ----------
-    n_samples : int
-        :math:`N \ge 1`, rows of :math:`X`.
+    n_data : int
+        :math:`N \ge 1`, rows of :math:`X` (``n_samples=``, its former name, is
+        accepted with a DeprecationWarning).
     n_params : int
         :math:`P \ge 1`, columns of :math:`X` (size of :math:`W`).
     n_matrices : int, default 1
         Independent matrices (at least 2 for the standard errors of
         :class:`WishartSample`).
     scale : float, default 1
-        Variance :math:`s^2 > 0` of the entries of :math:`X`.
+        Variance :math:`s^2 > 0` of the entries of :math:`X`: the scale of the
+        eigenvalue law (the eigenvalues at unit variance times :math:`s^2`).
     spikes : array_like, optional
         Multiplicative population spikes :math:`\ell_j > 0` (population
         covariance :math:`s^2\,\mathrm{diag}(\ell_1, .., \ell_k, 1, .., 1)` in
@@ -204,7 +216,8 @@ def sample_wishart_eigenvalues(n_samples, n_params, n_matrices=1, *, scale=1.0, 
     return_overlaps : bool, optional
         Compute eigenvectors and the squared overlaps (needs ``eigh`` rather
         than ``eigvalsh``); default: whenever there are spikes.
-    seed : int, SeedSequence or None
+    seed : int, SeedSequence or None, default 0
+        Root of the random streams (None: fresh entropy, recorded in the result).
     backend : {"numpy", "cupy"} or None
     chunk_matrices : int, optional
         Matrices diagonalised together in one batched call; the default keeps
@@ -216,7 +229,7 @@ def sample_wishart_eigenvalues(n_samples, n_params, n_matrices=1, *, scale=1.0, 
     """
     xb = get_backend(backend)
     xp = xb.xp
-    n = v.as_int(n_samples, "n_samples", 1)
+    n = v.as_int(n_data, "n_data", 1)
     p = v.as_int(n_params, "n_params", 1)
     m = v.as_int(n_matrices, "n_matrices", 1)
     s2 = float(v.positive(scale, "scale"))

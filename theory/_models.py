@@ -1,0 +1,88 @@
+"""The optional part of the :class:`~theory.hessian_models.LossModel` protocol, with fallbacks (private).
+
+Consumers of a model (training, gradient noise, escape, spectra) need only
+its minimal part, ``loss``, ``gradient``, ``hvp``, ``n_params``, ``n_data``;
+these helpers call an optional method when the model has it, compute it from
+the minimal part where that is exact (the dense Hessian from ``P``
+Hessian-vector products), and otherwise raise a TypeError that names the
+missing method and what needed it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate as v
+from .errors import DomainError
+
+MINIMAL = ("loss", "gradient", "hvp", "n_params", "n_data")
+
+
+def missing_method(model, method, purpose: str) -> TypeError:
+    """The TypeError for a model without ``method`` (a name, or a tuple of alternatives), saying what needed it."""
+    names = " or ".join(repr(m) for m in ((method,) if isinstance(method, str) else method))
+    return TypeError(f"model {type(model).__name__} has no method {names}, which {purpose} needs "
+                     f"(the optional part of the LossModel protocol; see theory.hessian_models.LossModel)")
+
+
+def require_minimal(model, name: str = "model") -> None:
+    """TypeError naming every member of the minimal protocol that ``model`` lacks."""
+    absent = [m for m in MINIMAL if not hasattr(model, m)]
+    if absent:
+        raise TypeError(f"{name} must provide {', '.join(MINIMAL)} (theory.hessian_models.MinimalLossModel); "
+                        f"{type(model).__name__} has no {', '.join(absent)}")
+
+
+def as_theta(model, theta, name: str = "theta") -> np.ndarray:
+    """``theta`` as a finite float64 vector of shape ``(model.n_params,)``; DomainError otherwise."""
+    theta = v.finite(theta, name)
+    if theta.shape != (model.n_params,):
+        raise DomainError(f"{name} must have shape ({model.n_params},); got {theta.shape}")
+    return theta
+
+
+def hvp(model, theta, vec) -> np.ndarray:
+    """``model.hvp(theta, vec)``, else ``model.hessian(theta) @ vec``."""
+    if hasattr(model, "hvp"):
+        return np.asarray(model.hvp(theta, vec), dtype=np.float64)
+    if hasattr(model, "hessian"):
+        return model.hessian(theta) @ vec
+    raise missing_method(model, "hvp", "a Hessian-vector product")
+
+
+def dense_hessian(model, theta) -> np.ndarray:
+    """``model.hessian(theta)``, else the columns ``hvp(theta, e_j)``; float64, not symmetrised."""
+    if hasattr(model, "hessian"):
+        return np.asarray(model.hessian(theta), dtype=np.float64)
+    return np.asarray(np.column_stack([hvp(model, theta, e) for e in np.eye(model.n_params)]), dtype=np.float64)
+
+
+def has_fisher(model) -> bool:
+    """Whether the diagonal Fisher can be formed: ``fisher_diagonal`` or ``per_sample_gradients``."""
+    return hasattr(model, "fisher_diagonal") or hasattr(model, "per_sample_gradients")
+
+
+def fisher_diagonal(model, theta, purpose: str = "the diagonal Fisher") -> np.ndarray:
+    r"""``model.fisher_diagonal(theta)``, else :math:`\frac1N\sum_i g_i^2` from ``per_sample_gradients``."""
+    if hasattr(model, "fisher_diagonal"):
+        return np.asarray(model.fisher_diagonal(theta), dtype=np.float64)
+    if hasattr(model, "per_sample_gradients"):
+        g = model.per_sample_gradients(theta)
+        return np.mean(g * g, axis=0)
+    raise missing_method(model, ("fisher_diagonal", "per_sample_gradients"), purpose)
+
+
+def per_sample_gradients(model, theta, purpose: str) -> np.ndarray:
+    """``model.per_sample_gradients(theta)`` as float64, shape (N, P); TypeError naming it when absent."""
+    if not hasattr(model, "per_sample_gradients"):
+        raise missing_method(model, "per_sample_gradients", purpose)
+    return np.asarray(model.per_sample_gradients(theta), dtype=np.float64)
+
+
+def gradient_covariance(model, theta, purpose: str) -> np.ndarray:
+    r"""``model.gradient_covariance(theta)``, else :math:`\frac1N\sum_i (g_i - g)(g_i - g)^\top` from the rows."""
+    if hasattr(model, "gradient_covariance"):
+        return np.asarray(model.gradient_covariance(theta), dtype=np.float64)
+    g = per_sample_gradients(model, theta, purpose)
+    d = g - g.mean(axis=0)
+    return d.T @ d / g.shape[0]
