@@ -22,3 +22,11 @@ if _HERE not in sys.path:
 settings.register_profile("default", derandomize=True)
 settings.register_profile("explore", max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report how many calls the API-wide property test (tests/test_api.py) made in this run."""
+    module = sys.modules.get("test_api")
+    if module is not None and module.CALLS["n"]:
+        terminalreporter.write_line(
+            f"test_api: {module.CALLS['n']} calls of {len(module.CALLABLES)} public callables")

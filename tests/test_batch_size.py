@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import mpmath as mp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -23,6 +24,8 @@ from theory.batch_size import (
     noise_strength,
 )
 from theory.stats import Moments, z_critical
+
+from reference import rel_error as rel
 
 EPS = np.finfo(float).eps
 ALPHA = 1e-3  # family-wise false-alarm rate of each statistical test below
@@ -272,3 +275,59 @@ def test_least_squares_minibatch_top_eigenvalue_against_mp(b, p, n):
 def test_domain_errors_name_the_parameter(call, name):
     with pytest.raises(DomainError, match=name):
         call()
+
+
+# ---------------------------------------------------------------- extremes (issue 12)
+
+def _mp_strength(b, p, sigma, n=None):
+    b, p, sigma = mp.mpf(b), mp.mpf(p), mp.mpf(sigma)
+    return sigma * mp.sqrt(p * (1 / b - (0 if n is None else 1 / mp.mpf(n))))
+
+
+def test_noise_strength_with_a_huge_data_set():
+    with mp.workdps(40):
+        want = _mp_strength(8, 100, 0.5, 1e308)
+    assert rel(noise_strength(8, 100, 0.5, n_data=1e308), want) < 2e-16
+    assert rel(noise_strength(8, 100, 0.5, n_data=1e300), want) < 2e-16
+    s = noise_strength(8, 100, 0.5, n_data=1e308)
+    assert batch_hessian_outlier(3.0, 8, 100, 0.5, n_data=1e308) == pytest.approx(3.0 + s * s / 3.0, rel=1e-15)
+    assert max_stable_lr([3.0], 8, 100, 0.5, n_data=1e308) == pytest.approx(
+        max_stable_lr([3.0], 8, 100, 0.5, n_data=1e300), rel=1e-15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0, 300), st.floats(0, 300), st.floats(-300, 300), st.floats(0, 8), st.booleans())
+def test_noise_strength_is_accurate_at_every_scale(log_b, log_n_over_b, log_sigma, log_p, finite_n):
+    b = 10.0 ** log_b
+    n = float(np.floor(min(b * 10.0 ** log_n_over_b, 1.7e308))) if finite_n else None
+    if n is not None and n < b:
+        n = None
+    p, sigma = float(np.floor(10.0 ** log_p)), 10.0 ** log_sigma
+    with mp.workdps(40):
+        want = _mp_strength(b, p, sigma, n)
+        edge = 2 * want
+    got = noise_strength(b, p, sigma, n)
+    if want < 2.3e-308:  # below the normal range: absolute accuracy of a subnormal
+        assert abs(got - float(want)) <= 1e-323
+    else:
+        assert rel(got, want) < 1e-15
+        assert rel(batch_hessian_noise_edge(b, p, sigma, n), edge) < 1e-15
+
+
+def test_extremes_refused_or_exact():
+    assert noise_strength(np.inf, 100, 1e300) == 0.0  # B = inf: no noise, at any scale
+    assert noise_strength(1e300, 1e300, 1e-300) == pytest.approx(1e-300, rel=1e-15)
+    assert noise_strength(1, 1, 1e200) == 1e200
+    with pytest.raises(DomainError, match="batch_size .* and n_params"):
+        noise_strength(np.ones(2), np.ones(3), 1.0)
+    with pytest.raises(DomainError, match="lam .*noise_scale"):
+        batch_hessian_outlier(np.array([0.5, 1.04]), 1e6, 1e15, noise_scale=(), n_data=())
+    with pytest.raises(TypeError, match="batch_size"):
+        noise_strength(True, 3, 1.0)
+    with pytest.raises(TypeError, match="finite_size"):
+        batch_hessian_noise_edge(8, 100, 1.0, finite_size=1)
+    with pytest.raises(TypeError, match="model"):
+        least_squares_batch_top_eigenvalue(32, 5, 1.0, model=np.ones(3))
+    with pytest.raises(TypeError, match="optimizer"):
+        lr_batch_scaling(2, 1, 1.0, optimizer=["sgd"])
+    assert isinstance(noise_strength(8, 100, 0.5), float)

@@ -53,10 +53,55 @@ def test_select():
     assert {c.name for c in checks.select(only="quadratic.*")} == {"stability.gd_divergence", "stability.full_matrix"}
 
 
-def test_every_quick_check_passes_with_the_default_seed():
+def test_every_quick_check_passes_with_the_default_seed_at_quick_sizes():
+    # at full sizes, every check (and its power) is tested in test_mutation.py
     for c in checks.select(quick=True):
-        result = checks.run(c, seed=0)
+        result = checks.run(c, seed=0, quick=True)
         assert result.passed, (c.name, result.error, [(r.label, r.z) for r in result.rows])
+
+
+def test_detectable_error_of_each_row_kind():
+    crit = 4.0
+    assert Comparison("s", 2.0, 2.0, 0.01).detectable(crit) == pytest.approx(0.02)
+    assert Comparison("n", -2.0, -2.0, 0.01, kind="numerical").detectable(crit) == pytest.approx(0.005)
+    assert Comparison("b", 2.0, 2.0, allowance=0.1, kind="band").detectable(crit) == pytest.approx(0.05)
+    # a bound's power is its slack: the shift of the formula that makes it fail
+    assert Comparison("m", 2.0, 1.5, allowance=0.1, kind="at_most").detectable(crit) == pytest.approx(0.3)
+    assert Comparison("l", 2.0, 2.5, allowance=0.1, kind="at_least").detectable(crit) == pytest.approx(0.3)
+    assert Comparison("p", 0.0, 1.0, 0.1, kind="positive").detectable(crit) == np.inf
+    # a zero the simulation must hit states how fast it moves with the formula
+    assert Comparison("z", 0.0, 0.0, 0.01, sensitivity=-2.0).detectable(crit) == pytest.approx(0.02)
+    assert Comparison("z", 0.0, 0.0, 0.01).detectable(crit) == np.inf
+
+
+def test_register_refuses_bad_declarations():
+    with pytest.raises(ValueError, match="tests"):
+        checks.register("stability.bad1", title="", formula="", simulator="", tests=("quadratic.f",))
+    with pytest.raises(ValueError, match="mutation"):
+        checks.register("stability.bad2", title="", formula="", simulator="", tests=("theory.a.b",), mutation=0)
+    with pytest.raises(ValueError, match="one value per formula"):
+        checks.register("stability.bad3", title="", formula="", simulator="", tests=("theory.a.b",),
+                        mutation=(0.01, 0.02))
+    assert "stability.bad1" not in checks.registry()
+
+
+def test_the_sign_change_check_tests_the_threshold_alone(monkeypatch):
+    # expected_loss_change is not used: a wrong one changes nothing; a threshold off by 1% fails
+    c = checks.registry()["stability.threshold_sign_change"]
+    assert c.tests == ("theory.vgd.vgd_threshold",)
+    ref = checks.run(c, seed=0)
+    monkeypatch.setattr(stability.quadratic, "expected_loss_change", lambda *a, **k: 1 / 0)
+    same = checks.run(c, seed=0)
+    assert same.passed and [r.estimate for r in same.rows] == [r.estimate for r in ref.rows]
+    right = stability.vgd.vgd_threshold
+    monkeypatch.setattr(stability.vgd, "vgd_threshold", lambda *a, **k: right(*a, **k) * 1.005)
+    assert not checks.run(c, seed=0).passed
+
+
+def test_verify_states_what_a_row_detects(capsys):
+    assert main(["verify", "--quick", "--only", "stability.threshold_sign_change", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "detects" in out and "this quick run resolves" in out and "0.32%" in out
 
 
 def test_a_check_fails_when_its_formula_is_wrong(monkeypatch):
@@ -132,7 +177,7 @@ def test_verify_cli_prints_a_table_and_exit_status(capsys):
     assert main(["verify", "--only", "stability.expected_loss_change", "--no-progress", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "stability.expected_loss_change" in out and "lambda=12" in out and "pass" in out
-    assert "1/1 checks passed" in out
+    assert "1/1 checks passed" in out and "detects" in out
     assert main(["verify", "--list"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in checks.registry())

@@ -428,3 +428,42 @@ def test_cupy_backend_matches_exact_and_is_chunk_invariant():
     sgd = simulate_escape(DW, SGDDiffusion(0.3, 1, dt=0.02), n_walkers=100_000, seed=203, backend="cupy",
                           exit="valley")
     assert sgd.n_escaped == sgd.n_walkers
+
+
+# -- reliability (issue 12) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw,value,exc", [
+    ("n_walkers", 10**20, DomainError), ("max_steps", 10**20, DomainError), ("bridge", "yes", TypeError),
+    ("engine", np.ones(2), DomainError), ("route", 0.5, TypeError), ("start", np.array([np.nan]), DomainError),
+])
+def test_simulate_escape_refuses_bad_arguments_by_name(kw, value, exc):
+    from theory.simulators.escape import Langevin, simulate_escape
+    with pytest.raises(exc, match=kw):
+        args = dict(n_walkers=4, max_steps=10, seed=0)
+        args[kw] = value
+        simulate_escape(DoubleWell(), Langevin(0.1, 0.01), **args)
+
+
+@pytest.mark.parametrize("make,name", [
+    (lambda a: escape_module.Langevin(a, 0.01), "temperature"),
+    (lambda a: escape_module.SGDDiffusion(a, 2), "lr"),
+    (lambda a: escape_module.Mixed(0.1, 0.1, 2, a), "dt"),
+])
+def test_dynamics_refuse_arrays_naming_the_parameter(make, name):
+    with pytest.raises(TypeError, match=f"{name} must be a scalar"):
+        make(np.array([0.1, 0.2]))
+
+
+def test_extrapolate_dt_refuses_orders_that_overflow_and_non_runs():
+    from theory.simulators.escape import Langevin, extrapolate_dt, simulate_escape
+    well = DoubleWell(0.5)
+    a = simulate_escape(well, Langevin(0.1, 0.02), n_walkers=20, seed=1, max_steps=100000)
+    b = simulate_escape(well, Langevin(0.1, 0.01), n_walkers=20, seed=2, max_steps=100000)
+    for order in (1e300, 5e-324):
+        with pytest.raises(DomainError, match="order"):
+            extrapolate_dt(a, b, order=order)
+    with pytest.raises(TypeError, match="order must be a scalar"):
+        extrapolate_dt(a, b, order=np.ones(2))
+    with pytest.raises(TypeError, match="run_dt"):
+        extrapolate_dt(1.0, b)

@@ -357,6 +357,18 @@ def test_cli_only_quick(tmp_path, capsys):
     assert "stability.variational_factor.png" in capsys.readouterr().out
 
 
+def test_cli_writes_every_documented_format_svg_included(tmp_path, capsys):
+    # the SVG writer refuses the PDF metadata keys ("Unknown metadata key(s) passed to SVG writer: Producer")
+    out_dir = tmp_path / "figs"
+    rc = cli.main(["figures", "--out", str(out_dir), "--no-progress", "--format", "svg", "png", "pdf",
+                   "--only", "stability.variational_factor"])
+    assert rc == 0
+    written = sorted(p.name for p in out_dir.iterdir())
+    assert written == [f"stability.variational_factor.{x}" for x in ("pdf", "png", "svg")]
+    svg = (out_dir / "stability.variational_factor.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "Matplotlib v" not in svg  # no version stamp
+
+
 def test_cli_default_is_quick_and_full_is_a_flag(tmp_path, monkeypatch):
     seen = []
     real = figures.render

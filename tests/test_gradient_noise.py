@@ -390,3 +390,31 @@ def test_a_model_without_per_sample_gradients_is_refused_by_name():
         minibatch_noise(LossAndGradientOnly(pr.model), pr.w_star, 5, 10)
     with pytest.raises(TypeError, match="'per_sample_gradients'.*gaussianity_scan"):
         gaussianity_scan(LossAndGradientOnly(pr.model), pr.w_star, [2], 100)
+
+
+def test_gaussianity_scan_direction_of_any_magnitude_is_normalised():
+    import numpy as np
+
+    from theory.simulators import gaussianity_scan, least_squares_problem
+    p = least_squares_problem(50, [1.0, 2.0], seed=0)
+    ref = gaussianity_scan(p, p.w_star, [1, 2], 100, direction=np.array([0.0, 1.0]), seed=1)
+    tiny = gaussianity_scan(p, p.w_star, [1, 2], 100, direction=np.array([0.0, 2.2251e-308]), seed=1)
+    assert np.array_equal(tiny.p_values, ref.p_values)  # NaN samples ("samples must be a number") before
+    huge = gaussianity_scan(p, p.w_star, [1, 2], 100, direction=np.array([1e300, 3e300]), seed=1)
+    unit = gaussianity_scan(p, p.w_star, [1, 2], 100, direction=np.array([1.0, 3.0]), seed=1)
+    assert np.allclose(huge.p_values, unit.p_values, rtol=1e-12)
+
+
+def test_problems_refuse_overflowing_noise_or_features_by_name():
+    import numpy as np
+
+    from theory.simulators import least_squares_problem, logistic_problem
+    with pytest.raises(DomainError, match="^noise "):
+        least_squares_problem(10, [301.0, 0.5], noise=1.7976931348623157e308, feature_dof=3.0, noise_dof=5.0)
+    with pytest.raises(DomainError, match="^feature_dof "):
+        logistic_problem(14, [465.0, 0.33, 0.037], l2=1e-300, feature_dof=5e-324)
+    with pytest.raises(TypeError, match="^feature_dof must be a scalar"):
+        least_squares_problem(10, [1.0], feature_dof=np.ones(2))
+    p = least_squares_problem(10, [1.0, 2.0])
+    with pytest.raises(DomainError, match="^w must have shape"):
+        p.loss(np.zeros(1))

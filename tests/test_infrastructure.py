@@ -178,3 +178,120 @@ def test_cli_progress_goes_to_stderr_and_no_progress_silences_it(capsys):
         return [line for line in text.splitlines() if "checks passed in" not in line]
 
     assert untimed(out_quiet) == untimed(out)  # the bar changes nothing on stdout
+
+
+def test_cli_refuses_an_unavailable_backend_once_before_running_anything(capsys, monkeypatch):
+    from theory import checks
+    from theory.cli import main
+
+    if "cupy" in available_backends():
+        pytest.skip("CuPy and a GPU are present")
+    ran = []
+    monkeypatch.setattr(checks, "run", lambda *a, **k: ran.append(a))
+    assert main(["verify", "--backend", "cupy", "--no-progress"]) == 2  # a usage error, like a bad option
+    out, err = capsys.readouterr()
+    assert ran == [] and out == ""
+    assert err.count("\n") == 1 and "--backend cupy" in err and "pip install 'theory[cupy]'" in err
+
+
+# ---------------------------------------------------------------- theory.stats
+
+def test_z_critical_validates_and_keeps_its_accuracy_where_the_tail_underflows():
+    from scipy import special
+
+    from theory.stats import z_critical
+    assert z_critical(0.05) == float(-special.ndtri(0.025))  # unchanged where it worked
+    assert z_critical(0.05, 4, two_sided=False) == float(-special.ndtri(0.0125))
+    for n_tests in (-1, 0):  # NaN and ZeroDivisionError before
+        with pytest.raises(DomainError, match="n_tests must be an integer >= 1"):
+            z_critical(0.05, n_tests)
+    for bad, name in (((0.05, True), "n_tests"), ((0.05, 2.5), "n_tests"), ((np.array([0.05]),), "alpha"),
+                      ((True,), "alpha")):
+        with pytest.raises(TypeError, match=name):
+            z_critical(*bad)
+    with pytest.raises(TypeError, match="two_sided"):
+        z_critical(0.05, 2, two_sided="yes")
+    # alpha / n_tests underflows: the quantile of exp(log alpha - log n - log 2), not inf
+    z = z_critical(5e-324, 10)
+    assert np.isfinite(z) and abs(z - float(-special.ndtri_exp(np.log(5e-324) - np.log(20)))) < 1e-12
+    assert np.isfinite(z_critical(0.05, 10**400))
+
+
+@given(st.floats(1e-300, 0.999), st.integers(1, 10**30), st.booleans())
+def test_z_critical_is_finite_and_decreasing_in_alpha(alpha, n_tests, two_sided):
+    from theory.stats import z_critical
+    z = z_critical(alpha, n_tests, two_sided=two_sided)
+    assert np.isfinite(z) and z >= z_critical(min(0.999, alpha * 2), n_tests, two_sided=two_sided) - 1e-12
+
+
+def test_censored_mean_refuses_mismatched_negative_or_empty_times_by_name():
+    from theory.stats import censored_mean
+    with pytest.raises(DomainError, match="times and censored must have the same length"):
+        censored_mean([1.0, 2.0, 3.0], [False, True])
+    with pytest.raises(DomainError, match="times must be finite and >= 0"):
+        censored_mean([-1.0, 2.0, 3.0], [False, False, False])
+    with pytest.raises(DomainError, match="times must not be empty"):
+        censored_mean([], [])
+    with pytest.raises(DomainError, match="times must hold at least 2"):
+        censored_mean([1.0], [False])
+    with pytest.raises(TypeError, match="censored"):
+        censored_mean([1.0, 2.0], [0, 1])
+    e = censored_mean([1.0, 2.0, 3.0], [False, True, False])
+    assert e.value == 3.0 and e.stderr == 3.0 / np.sqrt(2)
+
+
+@given(st.floats(-300, 300), st.lists(st.floats(0.5, 2.0), min_size=2, max_size=6), st.booleans())
+def test_censored_mean_is_scale_equivariant_over_the_float_range(log_scale, base, censor_first):
+    from theory.stats import censored_mean
+    base = np.array(base)
+    censored = np.zeros(base.size, dtype=bool)
+    censored[0] = censor_first
+    ref = censored_mean(base, censored)
+    scale = 10.0 ** log_scale
+    e = censored_mean(base * scale, censored)
+    assert np.isclose(e.value, ref.value * scale, rtol=1e-12, atol=0)
+    assert np.isclose(e.stderr, ref.stderr * scale, rtol=1e-9, atol=0)
+
+
+def test_weighted_line_with_uncentred_huge_or_tiny_values():
+    from theory.stats import weighted_line
+    x = np.arange(10.0)
+    y = 2.0 * x + 1.0 + np.sin(x) * 0.1
+    ref = weighted_line(x, y, np.full(10, 0.1))
+    # x far from 0 (LinAlgError before: the normal equations of 1, x are singular to rounding)
+    shifted = weighted_line(x + 1e9, y - 2e9, np.full(10, 0.1))
+    assert np.isclose(shifted.slope, ref.slope, rtol=1e-6) and np.isclose(shifted.chi2, ref.chi2, rtol=1e-4)
+    for s in (1e200, 1e-200):  # LinAlgError and NaN before
+        fit = weighted_line(x * s, y * s, np.full(10, 0.1) * s)
+        assert np.isclose(fit.slope, ref.slope, rtol=1e-12) and np.isclose(fit.intercept / s, ref.intercept)
+        assert np.isclose(fit.chi2, ref.chi2, rtol=1e-10) and np.isclose(fit.slope_se, ref.slope_se, rtol=1e-12)
+        assert np.isclose(fit.curvature * s, ref.curvature, rtol=1e-8)
+
+
+@given(st.floats(-290, 290), st.floats(-150, 150), st.floats(-100, 100), st.floats(-1e3, 1e3))
+def test_weighted_line_is_equivariant_under_scaling_x_and_y(lx, ly, le, shift):
+    from hypothesis import assume
+
+    from theory.stats import weighted_line
+    assume(abs(ly - lx) < 290 and abs(ly + le - lx) < 290)  # the slope and its error within the float range
+    x = np.array([0.0, 1.0, 2.5, 3.0, 4.5])
+    y = np.array([0.3, 1.1, 2.9, 2.7, 4.6])
+    e = np.array([0.2, 0.1, 0.3, 0.2, 0.25])
+    ref = weighted_line(x + shift, y, e)
+    sx, sy, se = 10.0 ** lx, 10.0 ** ly, 10.0 ** le
+    fit = weighted_line((x + shift) * sx, y * sy, e * sy * se)
+    assert np.isclose(fit.slope, ref.slope * sy / sx, rtol=1e-8)
+    assert np.isclose(fit.slope_se, ref.slope_se * se * sy / sx, rtol=1e-8)
+    assert np.isclose(fit.chi2, ref.chi2 / se**2, rtol=1e-8)
+    assert all(np.isfinite([fit.slope, fit.intercept, fit.slope_se, fit.intercept_se]))
+    assert np.isclose(fit.curvature, ref.curvature * sy / sx / sx, rtol=1e-6) or (
+        not np.isfinite(fit.curvature) and abs(ref.curvature * sy / sx) / sx > 1e300)
+
+
+def test_z_score_names_the_arguments_that_do_not_broadcast():
+    from theory.stats import z_score
+    with pytest.raises(DomainError, match=r"stderr \(shape \(0,\)\) and expected \(shape \(2, 2\)\)"):
+        z_score(-2e-10, np.array([]), np.ones((2, 2)))
+    with pytest.raises(TypeError, match="^value must be real"):
+        z_score(1 + 1j, 1.0, 0.0)
+    assert z_score(1.0, 0.5, 0.0) == 2.0 and z_score(1.0, 0.0, 1.0) == 0.0

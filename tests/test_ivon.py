@@ -389,3 +389,68 @@ _G = np.zeros(2)
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(DomainError, match=rf"^{name} must"):
         call()
+
+
+def test_ivon_step_with_an_overflowing_hessian_estimate_returns_its_limit():
+    """Issue 12: grad -1e308 made h^ overflow and h, m NaN; h_+ is beyond the float range (+inf), the step 0."""
+    state = ivon_init(np.zeros(2))
+    new = ivon_step(state, np.array([-1e308, 1.0]), np.array([1.0, 1.0]), lr=0.1, ess=10.0)
+    assert new.hess[0] == np.inf and new.mean[0] == 0.0 and new.momentum[0] == (1.0 - 0.9) * -1e308
+    ref = ivon_step(state, np.array([-1.0, 1.0]), np.array([1.0, 1.0]), lr=0.1, ess=10.0)
+    assert new.mean[1] == ref.mean[1] and new.hess[1] == ref.hess[1]  # other coordinates untouched
+    # two draws whose float mean overflows (1e308 + 1e308) while the exact mean is 1e308
+    two = ivon_step(state, np.full((2, 2), 1e308), np.ones((2, 2)), lr=0.1, ess=10.0)
+    assert two.momentum[0] == (1.0 - 0.9) * 1e308 and np.isfinite(two.mean).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(-308, 308), st.floats(-300, 300), st.floats(0.0, 1.0), st.booleans())
+def test_ivon_step_is_never_nan(log_g, log_eps, beta2, negative):
+    g = (-1.0 if negative else 1.0) * 10.0**log_g
+    new = ivon_step(ivon_init(np.zeros(1)), np.array([g]), np.array([10.0**log_eps]), lr=0.1, ess=1e4,
+                    beta2=beta2)
+    assert not any(np.isnan(x).any() for x in new[:3])
+
+
+def test_ivon_step_refuses_what_is_not_a_state_and_names_parameters():
+    with pytest.raises(TypeError, match="^state must be an IVONState"):
+        ivon_step(3.0, 1.0, 1.0, lr=0.1, ess=1.0)
+    with pytest.raises(TypeError, match="^debias must be True or False"):
+        ivon_step(_S, _G, _G, lr=0.1, ess=1.0, debias="yes")
+    with pytest.raises(TypeError, match="^lr must be a real number, not a bool"):
+        ivon_step(_S, _G, _G, lr=True, ess=1.0)
+    with pytest.raises(DomainError, match=r"^lr must be a scalar or broadcast to the shape of mean"):
+        ivon_step(_S, _G, _G, lr=np.ones(3), ess=1.0)
+    with pytest.raises(DomainError, match=r"^hess_init must be a scalar or broadcast"):
+        ivon_init(np.zeros(2), np.ones(3))
+    with pytest.raises(DomainError, match=r"hess \(shape \(3,\)\) and weight_decay \(shape \(2,\)\)"):
+        preconditioner(np.ones(3), np.ones(2))
+
+
+def test_adaptive_spectral_radius_is_exactly_one_at_zero_sharpness():
+    """Issue 12: s = 0 has the root z = 1 exactly (0.9999999999999994 before)."""
+    assert adaptive_spectral_radius(0.0, 0.1, 0.9) == 1.0
+    assert isinstance(adaptive_spectral_radius(0.0, 0.1, 0.9), float)
+
+
+def _mp_radius(s, lr, b1):
+    with mp.workdps(50):
+        b = 1 + mp.mpf(b1) - (1 - mp.mpf(b1)) * mp.mpf(lr) * mp.mpf(s)
+        d = b * b - 4 * mp.mpf(b1)
+        return (abs(b) + mp.sqrt(d)) / 2 if d >= 0 else mp.sqrt(mp.mpf(b1))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([0.0, 0.5, 0.9, 0.99, 1 - 2.0**-30]), st.floats(1e-3, 10.0),
+       st.sampled_from(["uniform", "edge", "zero"]), st.floats(-1.5, 1.5), st.floats(-1e-12, 1e-12))
+def test_adaptive_spectral_radius_is_on_the_right_side_of_one(b1, lr, where, u, jitter):
+    """|rho| < 1 exactly when 0 < s < adaptive_threshold: the comparison with 1 is never rounded wrongly."""
+    edge = float(mp_adaptive(lr, b1))
+    s = {"uniform": u * edge, "edge": edge * (1 + jitter), "zero": jitter * edge}[where]
+    got = adaptive_spectral_radius(s, lr, b1)
+    from fractions import Fraction as F
+    scaled = (1 - F(b1)) * F(lr) * F(s)  # rho < 1 iff 0 < (1 - b1) lr s < 2 + 2 b1, exactly
+    below, at = 0 < scaled < 2 + 2 * F(b1), scaled in (0, 2 + 2 * F(b1))
+    assert (got < 1) == below and (got == 1) == at
+    want = _mp_radius(s, lr, b1)
+    assert abs(mp.mpf(got) - want) <= 2 * 2.0**-52 * want

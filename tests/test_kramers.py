@@ -295,3 +295,144 @@ def test_barrier_requirement_accepts_saddle_and_beyond():
         assert mean_first_passage_time(pot, 1.0, 0.0, 0.1).value > 0
     inside = mean_first_passage_time(QUARTIC, -1.0, -0.5, 0.1, require_barrier=False).value
     assert 0 < inside < mean_first_passage_time(QUARTIC, -1.0, 0.0, 0.1).value
+
+
+# -- reliability: extreme values give the limit or a named refusal (issue 12) ------------------------------
+
+
+def test_finite_temperature_factor_underflowing_curvature_gives_the_limit():
+    # hess_min**3 underflows to 0: the zero third derivative's term is 0, not 0/0
+    assert finite_temperature_factor(0.05, 1e-110, -1.0) == 1.0
+    # the terms are formed in logs where their parts over- or underflow
+    assert finite_temperature_factor(1e-300, 1e-200, -1.0, 1e-100, 1.0) == pytest.approx(
+        5 / 24 * 1e100 - 1 / 8 * 1e100, rel=1e-12)
+    assert finite_temperature_factor(1e300, 1e300, 1e300, 1e300, 1e300, 1e300, 1e300) == pytest.approx(
+        1 + 5 / 24 - 1 / 8 + 5 / 24 + 1 / 8, rel=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-300, 300), st.floats(-300, 300), st.floats(-300, 300), st.floats(-300, 0))
+def test_finite_temperature_factor_scaled_terms_match_the_exact_sum(lh, la3, la4, lt):
+    """Over the whole float range each term is c |u|^p T / U''^q: compare with exact rational arithmetic."""
+    from fractions import Fraction as F
+    h, a3, a4, t = 10.0**lh, 10.0**la3, 10.0**la4, 10.0**lt
+    exact = 1 + (F(5, 24) * F(a3) ** 2 / F(h) ** 3 - F(a4) / (8 * F(h) ** 2)) * F(t) + (F(5, 24) + F(1, 8)) * F(t)
+    got = finite_temperature_factor(t, h, -1.0, a3, a4, 1.0, 1.0)
+    if abs(exact) > F(1.7e308):
+        assert got == (np.inf if exact > 0 else -np.inf)
+    else:
+        assert got == pytest.approx(float(exact), rel=1e-11, abs=1e-300)
+
+
+def test_finite_temperature_factor_broadcasts_every_argument_and_names_mismatches():
+    out = finite_temperature_factor(0.05, 2.0, -1.0, third_min=np.array([1.0, 2.0]))
+    assert out.shape == (2,)
+    assert out[1] == finite_temperature_factor(0.05, 2.0, -1.0, third_min=2.0)
+    with pytest.raises(DomainError, match="third_min.*fourth_min"):
+        finite_temperature_factor(0.05, 2.0, -1.0, third_min=np.ones(2), fourth_min=np.ones(3))
+
+
+def test_sgd_escape_time_with_an_underflowing_diffusion_is_computed_in_logs():
+    # lr hess/(2B) underflows to 0: the exponent is 2B dL/lr (s/H_a + (1-s)/|H_b|), here beyond the float range
+    assert sgd_escape_time(1.0, 2.0, -1.0, 5e-324, 8, log=True) == np.inf
+    # and just inside it, the log of the time agrees with the direct expression
+    lr = 1e-300
+    expected = np.log(2 * np.pi / 2.0) + 16 * 1.0 / lr * (0.5 / 2.0 + 0.5 / 1.0)
+    assert sgd_escape_time(1.0, 2.0, -1.0, lr, 8, log=True) == pytest.approx(expected, rel=1e-14)
+    assert sgd_escape_time(1e-300, 2.0, -1.0, 1e-300, 8, log=True) == pytest.approx(
+        np.log(np.pi) + 16 * (0.25 + 0.5), rel=1e-14)
+    # overflowing diffusions: lr hess/(2B) = inf while its log is finite
+    assert np.isfinite(mixed_escape_time(1.0, 1e300, -1e300, 0.0, 1e300, 8, log=True))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(-320, 300), st.floats(-300, 300))
+def test_sgd_escape_time_log_is_finite_or_its_overflow_over_the_float_range(llr, lh):
+    lr, h = 10.0**llr, 10.0**lh
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AsymptoticWarning)
+        got = sgd_escape_time(1.0, h, -h, lr, 4, log=True)
+    exponent = 8 / (lr * h) if lr * h > 0 else np.inf
+    if np.isfinite(exponent) and exponent < 1e300:
+        assert got == pytest.approx(np.log(2 * np.pi) - np.log(h) + exponent, rel=1e-12, abs=1e-9)
+    else:
+        assert got > 1e290 or got == np.inf
+    assert not np.isnan(got)
+
+
+def test_mean_first_passage_time_at_huge_temperature():
+    u = lambda x: x**4 / 4 - x**2 / 2  # noqa: E731
+    # T -> inf: T^-1 int_{-1}^0 dy int_{-inf}^y e^{-z^4/(4T)} dz -> (4T)^{1/4} Gamma(5/4) / T
+    import math as _m
+    for t in (1e100, 1e300):
+        got = mean_first_passage_time(u, -1.0, 0.0, t).value
+        assert got == pytest.approx((4 * t) ** 0.25 * _m.gamma(1.25) / t, rel=1e-12)
+    # beyond what the float range allows: a refusal naming temperature and its bound
+    with pytest.raises(DomainError, match="temperature must be below about"):
+        mean_first_passage_time(u, -1.0, 0.0, 1e308)
+    with pytest.raises(DomainError, match="temperature must exceed"):
+        mean_first_passage_time(u, -1.0, 0.0, 5e-324)
+    with pytest.raises(DomainError, match="start"):
+        mean_first_passage_time(u, -1e300, 0.0, 0.1)
+
+
+@pytest.mark.parametrize("kw", ["start", "end", "temperature"])
+def test_mean_first_passage_time_refuses_arrays_naming_the_parameter(kw):
+    args = dict(start=-1.0, end=0.0, temperature=0.1)
+    args[kw] = np.array([0.1, 0.2])
+    with pytest.raises(TypeError, match=f"{kw} must be a scalar"):
+        mean_first_passage_time(DoubleWell(), **args)
+    args[kw] = True
+    with pytest.raises(TypeError, match=kw):
+        mean_first_passage_time(DoubleWell(), **args)
+
+
+def test_flags_refuse_non_bools():
+    with pytest.raises(TypeError, match="log"):
+        mean_first_passage_time(DoubleWell(), -1.0, 0.0, 0.1, log="yes")
+    with pytest.raises(TypeError, match="require_barrier"):
+        mean_first_passage_time(DoubleWell(), -1.0, 0.0, 0.1, require_barrier=1)
+    with pytest.raises(TypeError, match="log"):
+        sgld_escape_time(1.0, 2.0, -1.0, 0.1, log=1)
+    with pytest.raises(TypeError, match="log"):
+        sgd_escape_time(1.0, 2.0, -1.0, 0.1, 2, log="x")
+
+
+def test_selection_probability_scalar_in_float_out_and_overflowing_sums():
+    assert selection_probability(2.0) == 1.0 and type(selection_probability(2.0)) is float
+    assert type(selection_probability(2.0, log=True)) is float
+    assert np.array_equal(selection_probability(np.array([1e308, 1e308])), [0.5, 0.5])
+    assert np.allclose(selection_probability(np.array([[1e308, 3e307], [1.0, 3.0]])), [[1 / 1.3, 0.3 / 1.3],
+                                                                                      [0.25, 0.75]])
+    with pytest.raises(DomainError, match="escape_times must not be empty"):
+        selection_probability(np.array([]))
+    with pytest.raises(DomainError, match="axis"):
+        selection_probability(np.ones(3), axis=4)
+    with pytest.raises(TypeError, match="axis"):
+        selection_probability(np.ones(3), axis=True)
+    assert type(total_rate(3.0)) is float
+
+
+@pytest.mark.parametrize("bad", [True, 1 + 2j, "abc", np.nan])
+def test_bools_complex_strings_and_nan_are_refused_naming_the_parameter(bad):
+    calls = [
+        ("delta_loss", lambda b: sgld_escape_time(b, 2.0, -1.0, 0.1)),
+        ("temperature", lambda b: sgld_escape_time(1.0, 2.0, -1.0, b)),
+        ("lr", lambda b: sgd_escape_time(1.0, 2.0, -1.0, b, 4)),
+        ("diffusion_min", lambda b: escape_time_1d(1.0, 2.0, -1.0, b)),
+        ("third_min", lambda b: finite_temperature_factor(0.1, 2.0, -1.0, third_min=b)),
+        ("escape_time", lambda b: escape_rate(b)),
+        ("escape_times", lambda b: selection_probability(b)),
+    ]
+    for name, call in calls:
+        with pytest.raises((TypeError, ValueError), match=name):
+            call(bad)
+
+
+def test_broadcast_mismatches_name_the_parameters():
+    with pytest.raises(DomainError, match="delta_loss.*temperature"):
+        sgld_escape_time(np.ones(2), 2.0, -1.0, np.full(3, 0.1))
+    with pytest.raises(DomainError, match="hess_min_escape.*lr"):
+        sgd_escape_time(1.0, np.full(2, 2.0), -1.0, np.full(3, 0.1), 4)
+    with pytest.raises(DomainError, match="delta_loss"):
+        escape_time_1d(np.ones(2), 2.0, -1.0, np.full(3, 0.1))

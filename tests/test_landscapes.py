@@ -492,3 +492,122 @@ def test_gradient_out_allocates_no_full_size_array(land, n, slack):
     assert x.nbytes >= 2_000_000
     assert peak < 300_000 + slack * 8 * n         # ufunc buffers, and at most `slack` arrays of shape (n,)
     assert np.array_equal(buf, land.gradient(x))
+
+
+# -- reliability: every method validates its points through one helper (issue 12) -------------------------
+
+_LANDS = [DoubleWell(), DoubleWellND(transverse=(1.0, 2.0), coupling=0.3), DoubleWellND(transverse=(1.0,)),
+          StyblinskiTang(dim=3), Quadratic([1.0, 2.0])]
+_IDS = ["dw", "nd-coupled", "nd", "st", "quadratic"]
+
+
+_ROUTES = {id(land): land.route(0) for land in _LANDS if not isinstance(land, Quadratic)}
+
+
+def _methods(land):
+    calls = {"value": land.value, "gradient": land.gradient, "hessian": land.hessian, "basin": land.basin}
+    if not isinstance(land, Quadratic):
+        calls["crossed"] = _ROUTES[id(land)].crossed
+    return calls
+
+
+@pytest.mark.parametrize("land", _LANDS, ids=_IDS)
+@pytest.mark.parametrize("bad,exc,match", [
+    (np.nan, DomainError, "x must be finite"),
+    (np.inf, DomainError, "x must be finite"),
+    (1 + 2j, TypeError, "x must be real"),
+    ("abc", TypeError, "x must be"),
+    (True, TypeError, "x must hold real numbers, not bools"),
+])
+def test_every_method_refuses_bad_points_naming_x(land, bad, exc, match):
+    point = np.full(land.dim, 0.3, dtype=object if isinstance(bad, str) else type(bad))
+    point[-1] = bad
+    if isinstance(bad, str):
+        point = np.array([bad] * land.dim)
+    for name, method in _methods(land).items():
+        with pytest.raises(exc, match=match):
+            method(point)
+
+
+@pytest.mark.parametrize("land", _LANDS, ids=_IDS)
+def test_every_method_refuses_wrong_lengths_and_ragged_points(land):
+    for method in _methods(land).values():
+        with pytest.raises(DomainError, match=r"x must have shape \(\.\.\., %d\)" % land.dim):
+            method(np.zeros(land.dim + 1))
+        with pytest.raises(TypeError, match="x must be"):
+            method([[0.1] * land.dim, [0.2] * (land.dim + 1)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(range(len(_LANDS))), st.floats(allow_nan=False, allow_infinity=False))
+def test_finite_points_give_no_nan(i, t):
+    """Over the whole float range: a number (inf where the loss overflows) or a named refusal, never NaN."""
+    land = _LANDS[i]
+    x = np.full((2, land.dim), t)
+    x[1, -1] = -t
+    for method in _methods(land).values():
+        try:
+            with np.errstate(over="ignore"):  # a loss that overflows is inf, its limit
+                out = np.asarray(method(x))
+        except DomainError as e:
+            assert "x" in str(e)
+            continue
+        assert not np.isnan(out.astype(float)).any()
+
+
+def test_route_index_out_of_range_is_a_named_value_error():
+    with pytest.raises(DomainError, match=r"minimum must be an index in \[-2, 2\)"):
+        DoubleWell().route(minimum=5)
+    with pytest.raises(DomainError, match="saddle must be an index"):
+        DoubleWell().route(saddle=3)
+    with pytest.raises(TypeError, match="minimum"):
+        DoubleWell().route(minimum=True)
+    with pytest.raises(DomainError, match="minimum is too far out"):
+        DoubleWell().route(minimum=[1e200])
+    with pytest.raises(DomainError, match="minimum must be one point"):
+        DoubleWellND().route(minimum=np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("width", [5e-324, 1e-300, 1e300])
+def test_double_well_width_outside_the_coefficients_range_is_refused_by_name(width):
+    with pytest.raises(DomainError, match="width"):
+        DoubleWell(width=width)
+    with pytest.raises(DomainError, match="width"):
+        DoubleWellND(width=width)
+
+
+@pytest.mark.parametrize("make,name", [
+    (lambda a: DoubleWell(height=a), "height"), (lambda a: DoubleWell(width=a), "width"),
+    (lambda a: DoubleWell(tilt=a), "tilt"), (lambda a: DoubleWellND(coupling=a), "coupling"),
+    (lambda a: StyblinskiTang(sharpness=a), "sharpness"),
+])
+def test_constructors_refuse_arrays_and_bools_where_scalars_are_expected(make, name):
+    with pytest.raises(TypeError, match=f"{name} must be a scalar"):
+        make(np.array([0.1, 0.2]))
+    with pytest.raises(TypeError, match=name):
+        make(True)
+
+
+def test_descend_validates_its_arguments():
+    with pytest.raises(TypeError, match="steps"):
+        DoubleWell().descend([0.3], steps=1.5)
+    with pytest.raises(DomainError, match="tol"):
+        DoubleWell().descend([0.3], tol=-1.0)
+    with pytest.raises(DomainError, match="x must be finite"):
+        DoubleWell().descend([np.nan])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(-320, 308), st.floats(-320, 308))
+def test_double_well_over_the_float_range_is_right_or_refused_by_name(lh, lw):
+    h, w = 10.0**lh, 10.0**lw
+    if h == 0 or w == 0 or not (np.isfinite(h) and np.isfinite(w)):
+        return
+    try:
+        well = DoubleWell(height=h, width=w)
+    except DomainError as e:
+        assert "height" in str(e) and "width" in str(e)
+        return
+    lo, saddle, hi = well._roots
+    assert lo == pytest.approx(-w, rel=1e-12) and hi == pytest.approx(w, rel=1e-12) and abs(saddle) <= 1e-12 * w
+    assert well.route(0).delta_loss == pytest.approx(h, rel=1e-12)

@@ -638,3 +638,89 @@ def test_the_network_trains_through_the_shared_training_loop(trained):
     np.testing.assert_array_equal(tr.final_theta, res.theta - 0.1 * model.gradient(res.theta, batch))
     assert tr.trace_ratio.shape == (2,) and tr.test_loss[0] == model.loss_on(res.theta, model.x[:20], model.y[:20])
     assert tr.sharpness[0] == pytest.approx(res.eigvals[-1], rel=1e-12)
+
+
+# ---------------------------------------------------------------- saturated units, wrong lengths
+
+@pytest.mark.parametrize("dataset", ["breast_cancer", "diabetes"])
+def test_hessian_is_finite_where_units_saturate(dataset):
+    # exp of a complex pre-activation with real part > 709 is inf + inf i and 1/(1 + that) is NaN: the Hessian
+    # was NaN where value and gradient are finite, and training failed in eigvalsh ("did not converge")
+    model = MLPLandscape.from_dataset(dataset, n_hidden=3)
+    for scale in (50.0, 200.0, 1e4):
+        theta = model.initial(1) * scale
+        assert np.isfinite(model.value(theta)) and np.all(np.isfinite(model.gradient(theta)))
+        h = model.hessian(theta)
+        assert np.all(np.isfinite(h))
+        eps = 1e-6 * max(1.0, np.max(np.abs(theta)))
+        for j in range(0, model.n_params, 7):  # columns against central differences of the exact gradient
+            e = np.zeros(model.n_params)
+            e[j] = eps
+            fd = (model.gradient(theta + e) - model.gradient(theta - e)) / (2 * eps)
+            assert np.max(np.abs(fd - h[:, j])) <= 1e-5 * max(1.0, np.max(np.abs(h)))
+        assert np.all(np.isfinite(model.hvp(theta, np.ones(model.n_params))))
+
+
+def test_hessian_in_the_unsaturated_range_keeps_its_bits():
+    model = MLPLandscape.from_dataset("diabetes", n_hidden=2)
+    theta = model.initial(0)
+    eye = np.eye(model.n_params) * (1j * 1e-30)
+    g = model._grad(theta[None, :] + eye, None)
+    ref = g.imag * (1.0 / 1e-30)
+    assert np.array_equal(model.hessian(theta), 0.5 * (ref + ref.T))
+
+
+def test_value_refuses_a_parameter_vector_of_the_wrong_length():
+    model = MLPLandscape.from_dataset("diabetes", n_hidden=2)
+    p = model.n_params
+    with pytest.raises(DomainError, match=rf"^x must have shape \({p},\)"):  # numpy's reshape error before
+        model.value(np.zeros(5))
+    with pytest.raises(DomainError, match=rf"^x must have shape .*\(\.\.\., {p}\)"):
+        model.value(np.zeros((3, 5)))
+    with pytest.raises(DomainError, match="^x must be a number, not NaN"):
+        model.value(np.full(p, np.nan))
+    with pytest.raises(TypeError, match="^x must"):
+        model.value(np.array(["a"] * p))
+    with pytest.raises(DomainError, match="^theta must have shape"):
+        model.gradient(np.zeros(p + 1))
+    walkers = np.zeros((2, p))
+    walkers[1, 0] = np.inf  # a diverged walker in a stack keeps its loss, not an error
+    assert model.value(walkers).shape == (2,)
+
+
+def test_a_walker_that_diverges_between_checks_has_escaped():
+    from theory.hessian_models import TwoLayerNetwork, synthetic_regression
+
+    x, y = synthetic_regression(10, 2, seed=0)
+    net = TwoLayerNetwork(x, y, 3)
+    # lr = 1e300: the first step overflows; the gradient at a non-finite point was refused ("theta must be a number")
+    r = sgd_escape(net, net.initial(0), lr=1e300, batch_size=2, threshold=0.5, n_walkers=8, max_steps=2, seed=1,
+                   check_every=2)
+    assert np.all(r.times == 2) and not r.censored.any()
+    mlp = MLPLandscape.from_dataset("diabetes", n_hidden=2)
+    r = sgd_escape(mlp, mlp.initial(0), lr=1e300, batch_size=2, threshold=0.5, n_walkers=8, max_steps=4, seed=1,
+                   check_every=2)
+    assert not r.censored.any()  # a NaN loss counts as above the level, not as still in the valley
+
+
+def test_scalar_hyperparameters_refuse_arrays_by_name():
+    x, y, _ = load_dataset("diabetes")
+    with pytest.raises(TypeError, match="^weight_decay must be a scalar"):
+        MLPLandscape(x, y, n_hidden=2, weight_decay=np.ones(3))
+    with pytest.raises(DomainError, match="^loss must be one of"):
+        MLPLandscape(x, y, n_hidden=2, loss=np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="^name must be a data set name"):
+        load_dataset(["diabetes"])
+    model = MLPLandscape(x, y, n_hidden=2)
+    with pytest.raises(TypeError, match="^zero_tol must be a scalar"):
+        model.train(0, zero_tol=np.ones(3))
+    with pytest.raises(DomainError, match="^theta must have shape"):
+        model.unpack(np.zeros(1))
+    with pytest.raises(DomainError, match="^W1 must have shape"):
+        model.pack(0.0, 0.0, 0.0, 0.0)
+    with pytest.raises(TypeError, match="^idx must be an array of integer"):
+        model.minibatch_gradient(np.zeros((1, model.n_params)), np.zeros((1, 2)))
+    with pytest.raises(DomainError, match="^idx must be indices in"):
+        model.minibatch_gradient(np.zeros((1, model.n_params)), np.full((1, 2), model.n_data))
+    with pytest.raises(DomainError, match="^idx must have shape"):
+        model.minibatch_gradient(np.zeros((2, model.n_params)), np.zeros((3, 2), dtype=int))

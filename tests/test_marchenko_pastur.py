@@ -383,3 +383,103 @@ def test_additive_threshold_and_below():
 def test_bad_input_raises_domain_error_naming_the_parameter(call, name):
     with pytest.raises(DomainError, match=rf"^{name} must be"):
         call()
+
+
+# ---------------------------------------------------------------- extremes (issue 12)
+
+def test_law_is_exact_at_any_scale():
+    with mp.workdps(DPS):
+        assert rel(MarchenkoPastur(0.5, 1e-300).pdf(1.5e-300), Ref(0.5, 1e-300).pdf(1.5e-300)) < 1e-15
+        assert rel(MarchenkoPastur(0.5, 1e160).pdf(1.5e160), Ref(0.5, 1e160).pdf(1.5e160)) < 1e-15
+    assert MarchenkoPastur(0.5, 1e160).cdf(1.5e160) == pytest.approx(MarchenkoPastur(0.5, 1.0).cdf(1.5), rel=1e-15)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.floats(-3, 3), st.floats(-300, 300), st.floats(0.01, 0.99))
+def test_scaled_law_matches_mpmath_and_the_unit_law(log_q, log_s2, u):
+    q, s2 = 10.0 ** log_q, 10.0 ** log_s2
+    d, unit = MarchenkoPastur(q, s2), MarchenkoPastur(q, 1.0)
+    lo, hi = unit.support()
+    x1 = lo + u * (hi - lo)
+    x = x1 * s2
+    with mp.workdps(DPS):
+        ref = Ref(q, s2)
+        assert rel(d.pdf(x), ref.pdf(x)) < 2e-14  # the edges' conditioning, as at unit scale
+        assert rel(d.support()[1], ref.b) < 4e-16
+        assert rel(d.cdf(x), ref.closed_cdf(x)) < 2e-14
+    assert rel(d.ppf(0.3) / s2, unit.ppf(0.3)) < 1e-14
+    m = d.stieltjes(x + 1j * s2)
+    assert abs(m * s2 - unit.stieltjes(x / s2 + 1j)) <= 1e-14 * abs(m * s2)
+
+
+def test_unchanged_at_scales_in_half_to_two():
+    # the factored power of 4 is 0 there: same operations, same bits
+    d = MarchenkoPastur(0.3, 1.5)
+    assert d._k == 0
+    assert MarchenkoPastur(0.3, 4 * 1.5).pdf(4 * 0.9) == d.pdf(0.9) / 4
+
+
+def test_stieltjes_limits():
+    assert stieltjes(0.0, 2.0) == complex(0.5, np.inf)  # 1/(s2 q (q-1)) + i inf, no NaN real part
+    assert stieltjes(np.inf, 2.0) == 0 and stieltjes(complex(-np.inf, 1.0), 0.5) == 0
+    assert stieltjes(1e300, 2.0, 1e-300) == pytest.approx(-1e-300, rel=1e-15)
+    assert stieltjes(1e-300, 2.0, 1e300).real == pytest.approx(-0.5e300, rel=1e-15)  # the atom's pole
+    assert stieltjes(5e-324, 2.0, 2.0).real == -np.inf
+    assert stieltjes(1e-300, 1.0, 1e300) == pytest.approx(1j, rel=1e-15)  # i/sqrt(s2 z)
+    with pytest.raises(DomainError, match="ratio"):
+        MarchenkoPastur(1.7e308)
+
+
+def test_moments_are_fast_and_overflow_to_inf():
+    import time
+
+    for args, k, want in [((0.5,), 1e308, np.inf), ((0.5,), 10**308, np.inf), ((0.5, 1e-300), 10**6, 0.0),
+                          ((0.5,), 10000, np.inf), ((1.0, 1e-300), 10**300, 0.0)]:
+        t = time.perf_counter()
+        assert MarchenkoPastur(*args).moment(k) == want
+        assert time.perf_counter() - t < 1.0
+
+
+@pytest.mark.parametrize("q, s2, k", [(0.5, 0.34, 3000), (1.0, 0.25, 100_000), (0.37, 0.9, 450), (4.0, 0.11, 800)])
+def test_large_moments_against_mpmath(q, s2, k):
+    with mp.workdps(60):
+        want = mp.mpf(s2) ** k * mp.hyp2f1(1 - k, -k, 2, mp.mpf(q))
+    assert rel(MarchenkoPastur(q, s2).moment(k), want) < 1.2e-16  # correctly rounded
+
+
+def test_moment_refuses_what_it_cannot_resolve():
+    with pytest.raises(DomainError, match="k must be"):
+        MarchenkoPastur(1.0, 0.25).moment(10**9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0, 300), st.floats(-8, 8), st.floats(-300, 300))
+def test_spike_formulas_at_extreme_scales(log_ell, log_q, log_s2):
+    ell, q, s2 = 10.0 ** log_ell, 10.0 ** log_q, 10.0 ** log_s2
+    with mp.workdps(DPS):
+        e_, q_, s_ = mp.mpf(ell), mp.mpf(q), mp.mpf(s2)
+        r = mp.sqrt(q_)
+        above = e_ > 1 + r
+        eig = s_ * (e_ * (1 + q_ / (e_ - 1)) if above else (1 + r) ** 2)
+        ovl = (e_ - 1 - r) * (e_ - 1 + r) / ((e_ - 1) * (e_ - 1 + q_)) if above else 0
+        t = e_ / s_
+        add = s_ * (t + t / (t - q_)) if t > q_ + r else s_ * (1 + r) ** 2
+    if float(eig) < 1.7e308:
+        assert rel(spike_eigenvalue(ell, q, s2), eig) < 4e-16
+    got = spike_overlap(ell, q)
+    assert got == float(ovl) or rel(got, ovl) < 1e-15
+    if 2.3e-308 < float(add) < 1.7e308:
+        assert rel(additive_spike_eigenvalue(ell, q, s2), add) < 4e-16
+
+
+def test_refusals_name_the_parameter():
+    with pytest.raises(DomainError, match="ratio .* and scale"):
+        additive_spike_threshold(np.ones((2, 2)), np.ones(3))
+    with pytest.raises(TypeError, match="size"):
+        MarchenkoPastur(0.5).rvs(size=True)
+    with pytest.raises(TypeError, match="size"):
+        MarchenkoPastur(0.5).rvs(size=np.nan)
+    with pytest.raises(DomainError, match="z .* and ratio"):
+        stieltjes(np.ones(2), np.ones(3))
+    with pytest.raises(TypeError, match="ell"):
+        spike_eigenvalue(True, 0.5)

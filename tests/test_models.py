@@ -101,6 +101,88 @@ def test_hvp_columns_are_symmetric_before_symmetrisation_and_scale_free(name):
         assert _rel(m.hvp(theta, s * vec) / s, hv) < 1e-14
 
 
+@pytest.mark.parametrize("name", ["scalar", "attention", "mlp"])
+def test_complex_step_hvp_is_linear_in_vec_up_to_the_largest_doubles(name):
+    # vec entries of 1e300 gave NaN: h/|vec| underflowed to 0 and |vec|/h overflowed to inf
+    m = MODELS[name]
+    theta = _theta(m)
+    vec = np.random.default_rng(4).uniform(-1.0, 1.0, m.n_params)
+    hv = m.hvp(theta, vec)
+    for s in (1e278, 1e280, 1e300, 1e-280):
+        out = m.hvp(theta, s * vec)
+        assert np.all(np.isfinite(out)) and _rel(out / s, hv) < 1e-14, s
+    big = m.hvp(theta, np.full(m.n_params, 1e300))
+    assert np.all(np.isfinite(big)) and _rel(big / 1e300, m.hvp(theta, np.ones(m.n_params))) < 1e-14
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-320, 307))
+def test_complex_step_hvp_scales_exactly_over_the_float_range(log_scale):
+    m = MODELS["scalar"]
+    theta = _theta(m)
+    vec = np.array([0.6, -0.8])
+    s = 10.0 ** log_scale
+    exact = m.hessian(theta) @ vec
+    out = m.hvp(theta, vec * s)
+    if np.all(np.isfinite(exact * s)) and np.all(np.abs(exact * s) > 1e-300):
+        assert _rel(out / s, exact) < 1e-13
+
+
+def test_initial_refuses_a_nan_negative_infinite_or_array_scale():
+    m = MODELS["network"]
+    for bad in (np.nan, -1.0, np.inf):  # NaN or inf parameters before; -1 silently flipped the signs
+        with pytest.raises(DomainError, match="^scale "):
+            m.initial(0, scale=bad)
+    for bad in (True, [1.0, 2.0]):
+        with pytest.raises(TypeError, match="^scale "):
+            m.initial(0, scale=bad)
+    assert np.array_equal(m.initial(0, scale=0.5), 0.5 * m.initial(0, scale=1.0))
+    from theory.hessian_models import teacher_network
+    with pytest.raises(DomainError, match="^init_scale "):
+        teacher_network(20, 3, 2, init_scale=-1)
+    with pytest.raises(DomainError, match="^target_scale "):
+        teacher_network(20, 3, 2, target_scale=np.inf)
+
+
+def test_logistic_minimum_refuses_separable_data_and_dependent_columns():
+    x = np.array([[1.0], [2.0], [-1.0], [-2.0]])
+    y = np.array([1.0, 1.0, 0.0, 0.0])
+    m = LogisticRegression(x, y)
+    assert m.separating_direction() is not None
+    with pytest.raises(DomainError, match="separable.*l2 > 0"):  # a finite point (27.8) before
+        m.minimum()
+    quasi = LogisticRegression(np.array([[1.0], [0.0], [0.0], [-1.0]]), y)  # quasi-complete separation
+    with pytest.raises(DomainError, match="separable"):
+        quasi.minimum()
+    assert np.all(np.isfinite(LogisticRegression(x, y, l2=0.1).minimum()))
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(200, 3))
+    ys = (rng.random(200) < 1 / (1 + np.exp(-xs @ [1.0, 2.0, -1.0]))).astype(float)
+    overlap = LogisticRegression(xs, ys)
+    assert overlap.separating_direction() is None
+    assert np.linalg.norm(overlap.gradient(overlap.minimum())) < 1e-10
+    with pytest.raises(DomainError, match="rank 3 < 4"):
+        LogisticRegression(np.c_[xs, xs[:, 0]], ys).minimum()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10**6), st.integers(2, 40))
+def test_logistic_minimum_exists_exactly_when_no_separating_direction_does(seed, n):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    y = (rng.random(n) < 0.5).astype(float)
+    m = LogisticRegression(x, y)
+    if m.separating_direction() is None:
+        theta = m.minimum()
+        assert np.linalg.norm(m.gradient(theta)) < 1e-9
+    else:
+        d = m.separating_direction()
+        s = (2 * y - 1) * (x @ d)
+        assert np.all(s >= -1e-9 * np.max(np.abs(s))) and np.max(s) > 0
+        with pytest.raises(DomainError, match="separable"):
+            m.minimum()
+
+
 def test_network_complex_step_hvp_agrees_with_the_closed_form_hessian_far_from_a_minimum():
     m = MODELS["network"]
     theta = m.initial(5, scale=2.0)
@@ -396,3 +478,19 @@ def test_trained_spectrum_assembles_the_hessian_from_hvps_without_a_hessian_meth
     assert a.gauss_newton_eigenvalues is None
     with pytest.raises(TypeError, match="'initial'.*theta0"):
         trained_spectrum(plain)
+
+
+@pytest.mark.parametrize("make, name, exc", [
+    (lambda: synthetic_regression(14, 3, noise=1.7976931348623157e308), "noise", DomainError),
+    (lambda: synthetic_regression(14, 3, noise=()), "noise", TypeError),
+    (lambda: synthetic_attention_task(4, 2, 2, 2, 2, noise=1e308), "noise", DomainError),
+    (lambda: train_test_split(np.ones((5, 2)), np.ones(5), np.array([])), "test_fraction", TypeError),
+    (lambda: trained_spectrum(5e-324), "model", TypeError),
+    (lambda: trained_spectrum(MODELS["scalar"], np.nan), "theta0", DomainError),
+])
+def test_helpers_refuse_by_the_parameter_name(make, name, exc):
+    with pytest.raises(exc, match=rf"^{name} "):
+        make()
+    from theory.hessian_models import teacher_network
+    with pytest.raises(DomainError, match="^n_data must be >= 2"):
+        teacher_network(1, 1, 1, test_fraction=0.5)

@@ -48,3 +48,24 @@ def test_bad_input(kw, name):
     args.update(kw)
     with pytest.raises(DomainError, match=rf"^{name} must"):
         simulate_occupation(DoubleWell(), **args)
+
+
+# -- reliability (issue 12) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw,value,exc", [
+    ("temperature", np.array([0.1, 0.2]), TypeError), ("dt", True, TypeError), ("t_total", 1e300, DomainError),
+    ("dt", 1e-300, DomainError), ("burn_in", np.nan, DomainError), ("start", np.zeros(2), DomainError),
+    ("n_walkers", 10**20, DomainError), ("chunk_walkers", np.ones(2), TypeError),
+])
+def test_occupation_refuses_bad_arguments_by_name(kw, value, exc):
+    args = dict(temperature=0.1, dt=0.01, t_total=0.1, n_walkers=3, seed=0)
+    args[kw] = value
+    with pytest.raises(exc, match=kw):
+        simulate_occupation(DoubleWell(), **args)
+
+
+def test_occupation_diverging_walkers_are_refused_naming_dt():
+    # an unstable Euler step sends the walkers to inf and NaN: no silent basin label for them
+    with pytest.raises(DomainError, match="reduce dt"):
+        simulate_occupation(DoubleWell(), temperature=0.1, dt=10.0, t_total=1000.0, n_walkers=3, seed=0)

@@ -217,3 +217,58 @@ def test_gd_threshold_and_factor():
 def test_bad_input(call, name):
     with pytest.raises(DomainError, match=rf"^{name} must be"):
         call()
+
+
+def _mp_expected_loss(lam, mu, lr, t, sigma, ns=1, v0=0.0):
+    with mp.workdps(60):
+        lam, mu, lr, sigma, v0 = (mp.mpf(x) for x in (lam, mu, lr, sigma, v0))
+        a2 = (1 - lr * lam) ** 2
+        geometric = t if a2 == 1 else (a2**t - 1) / (a2 - 1)
+        return lam / 2 * (a2**t * (mu**2 + v0) + lr**2 * lam**2 * sigma**2 / ns * geometric)
+
+
+def test_expected_loss_beyond_the_float_range_is_its_limit_not_nan():
+    """Issue 12: a^{2t} and the geometric sum overflow (inf/inf) while the loss is +inf."""
+    assert expected_loss(1e200, 1.0, 1.0, 5, 0.5) == np.inf
+    assert expected_loss(-1e200, 1.0, 1.0, 5, 0.5) == -np.inf
+    # lr * lam overflows: finite at t = 0, inf after
+    assert list(expected_loss(1e300, 1.0, 1e300, [0, 1, 2], 0.5)) == [5e299, np.inf, np.inf]
+    # underflowing factors that the eigenvalue brings back into range
+    got = expected_loss(1e300, 1e-170, 1e-310, 3, 0.0)
+    assert rel_ulps(got, _mp_expected_loss(1e300, 1e-170, 1e-310, 3, 0.0)) <= 4
+    got = expected_loss(1e300, 0.0, 1e-301, 2, 1e-150)
+    assert rel_ulps(got, _mp_expected_loss(1e300, 0.0, 1e-301, 2, 1e-150)) <= 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-300, 300), st.floats(-200, 200), st.floats(-300, 300), st.integers(0, 60),
+       st.floats(-200, 200), st.booleans())
+def test_expected_loss_is_never_nan_and_matches_mpmath_over_the_float_range(
+        log_lam, log_mu, log_lr, t, log_sigma, negative):
+    lam = (-1.0 if negative else 1.0) * 10.0**log_lam
+    mu, lr, sigma = 10.0**log_mu, 10.0**log_lr, 10.0**log_sigma
+    got = expected_loss(lam, mu, lr, t, sigma)
+    assert not np.isnan(got)
+    want = _mp_expected_loss(lam, mu, lr, t, sigma)
+    if abs(want) > mp.mpf(np.finfo(float).max):
+        assert got == np.copysign(np.inf, lam)
+    elif abs(want) > mp.mpf(2.0**-1000):
+        # the 2t-th power's conditioning: about (1 + |t log a^2|) ulp
+        with mp.workdps(30):
+            cond = 1 + abs(t * mp.log((1 - mp.mpf(lr) * mp.mpf(lam)) ** 2)) if lr * lam != 1 else 1
+        assert rel_ulps(got, want) <= 8 * float(cond) + 8
+
+
+def test_quadratic_broadcast_mismatches_name_the_parameters():
+    with pytest.raises(DomainError, match=r"eigvals \(shape \(3,\)\) and grad_proj \(shape \(2,\)\)"):
+        expected_loss_change([1.0, 2.0, 3.0], [1.0, 2.0], 0.1)
+    with pytest.raises(DomainError, match=r"mean_proj \(shape \(3,\)\)"):
+        expected_loss([1.0, 2.0], [1.0, 2.0, 3.0], 0.1, 3)
+    with pytest.raises(DomainError, match=r"lr \(shape \(3,\)\)"):
+        stationary_loss([1.0, 2.0], [0.1, 0.2, 0.3], 0.5)
+    with pytest.raises(TypeError, match="^lr must be a scalar"):
+        analyse_step(np.eye(2), [1.0, 1.0], np.array([0.1, 0.2]))
+    with pytest.raises(TypeError, match="^lr must be a real number, not a bool"):
+        expected_loss(1.0, 1.0, True, 3)
+    with pytest.raises(DomainError, match="^hessian must be a square matrix"):
+        analyse_step(np.zeros((0, 0)), np.zeros(0), 0.1)

@@ -321,3 +321,47 @@ def test_locate_threshold_refuses_a_bracket_without_the_edge():
     with pytest.raises(DomainError, match="hi must be > lo"):
         locate_threshold(step, 30.0, 10.0, [1.0])
     assert locate_threshold(step, 10.0, 30.0, [1.0], rtol=1e-14) == pytest.approx(20.0, rel=1e-13)
+
+
+@pytest.mark.parametrize("update", [usam_update, sam_update])
+@pytest.mark.parametrize("kw, name, exc", [
+    (dict(rho=-1.0), "rho", DomainError),
+    (dict(lr=-1.0), "lr", DomainError),
+    (dict(lr=np.nan), "lr", DomainError),
+    (dict(lr=1 + 1j), "lr", TypeError),
+    (dict(rho=np.array([object()])), "rho", TypeError),
+    (dict(theta=np.array([1.0, np.nan])), "theta", DomainError),
+    (dict(lr=True), "lr", TypeError),
+    (dict(grad=3.0), "grad", TypeError),
+    (dict(grad=lambda t: t[..., :1]), "grad", DomainError),
+])
+def test_sam_updates_refuse_bad_input_by_name(update, kw, name, exc):
+    """Issue 12: negative radius, negative or NaN lr, complex and object values were accepted."""
+    args = dict(theta=np.ones((2, 3)), grad=lambda t: 2 * t, lr=0.1, rho=0.05)
+    args.update(kw)
+    with pytest.raises(exc, match=rf"^{name} must"):
+        update(**args)
+
+
+def test_sam_update_broadcast_mismatch_names_the_parameters():
+    with pytest.raises(DomainError, match=r"theta \(shape \(2, 3\)\) and lr \(shape \(4,\)\)"):
+        sam_update(np.ones((2, 3)), lambda t: t, np.ones(4), 0.1)
+    with pytest.raises(DomainError, match=r"lr \(shape \(3,\)\) and rho \(shape \(2,\)\)"):
+        usam_threshold(np.ones(3) * 0.1, np.ones(2))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(-300, 300), st.floats(-3, 3))
+def test_sam_perturbation_has_length_rho_whatever_the_gradient_scale(log_scale, log_rho):
+    """The normalised perturbation rho g/|g| is formed without over- or underflow of |g|."""
+    scale, rho = 10.0**log_scale, 10.0**log_rho
+    direction = np.array([3.0, -4.0])
+    seen = []
+
+    def grad(t):
+        seen.append(t)
+        return np.broadcast_to(scale * direction, t.shape) if len(seen) == 1 else np.zeros_like(t)
+
+    sam_update(np.zeros(2), grad, 0.1, rho)
+    e = seen[1]
+    assert np.allclose(e, rho * direction / 5.0, rtol=1e-14, atol=0)

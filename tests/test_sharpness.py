@@ -277,3 +277,40 @@ def test_trace_ratio_diagonal_metric_broadcast_and_exact_values():
 def test_trace_ratio_bad_input(g, h, match):
     with pytest.raises(DomainError, match=match):
         trace_ratio(g, h)
+
+
+# ---------------------------------------------------------------- extremes (issue 12)
+
+def test_trace_ratio_with_quotients_beyond_the_float_range():
+    assert trace_ratio([1e-300, 1e-300], np.diag([1e300, -1e300])) == 0.0
+    assert trace_ratio(np.diag([1e-300, 1e-300]), np.diag([1e300, -1e300])) == 0.0
+    assert trace_ratio([1e-300, 1.0], np.diag([1e300, -1e300])) == np.inf
+    assert trace_ratio([1e-300, 1e-300], np.diag([1e300, -2e300])) == -np.inf
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(-300, 300), st.floats(-300, 300), st.booleans()), min_size=1, max_size=5))
+def test_diagonal_trace_ratio_is_the_exact_sum(terms):
+    h = np.array([(1.0 if pos else -1.0) * 10.0 ** a for a, _, pos in terms])
+    g = np.array([10.0 ** b for _, b, _ in terms])
+    exact = sum(Fraction(float(x)) / Fraction(float(y)) for x, y in zip(h, g))
+    got = trace_ratio(g, np.diag(h))
+    bound = Fraction(np.finfo(float).max)
+    if abs(exact) > bound * Fraction(1 + 2**-52):
+        assert got == (np.inf if exact > 0 else -np.inf)
+        return
+    tol = sum(abs(Fraction(float(x)) / Fraction(float(y))) for x, y in zip(h, g)) * Fraction(len(h) * 2**-51)
+    assert abs(Fraction(got) - exact) <= tol + Fraction(2**-1070)
+
+
+def test_choices_and_shapes_are_validated():
+    with pytest.raises(TypeError, match="negative"):
+        effective_number(np.array([330.6]), 1.0, negative=np.array([1.0, 1.0, 1.0]))
+    with pytest.raises(TypeError, match="which"):
+        top_eigenvalues(np.array([[-7.79]]), 1, which=np.ones((2, 2)))
+    with pytest.raises(DomainError, match="eigenvalues_leading_axes .* and level"):
+        count_above(np.ones((2, 3)), np.ones(3))
+    with pytest.raises(DomainError, match="G_stack .* and H_stack"):
+        trace_ratio(np.ones((2, 2, 2)) * np.eye(2), np.ones((3, 2, 2)))
+    with pytest.raises(TypeError, match="alpha"):
+        effective_number([1.0, 2.0], True)

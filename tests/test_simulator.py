@@ -187,3 +187,47 @@ def test_bad_shapes():
         simulate_vgd(np.array([[1.0, 1.0], [0.0, 1.0]]), np.ones(2), lr=0.1)
     with pytest.raises(TypeError, match="n_samples must be an integer"):
         simulate_vgd(LAM, G / LAM, lr=0.1, n_samples=2.5)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_an_overflowing_run_reports_an_infinite_loss_not_nan(engine):
+    """Issue 12: the loss turned from inf to NaN at step 90 (inf - inf inside the iterate)."""
+    if engine == "numba":
+        pytest.importorskip("numba")
+    run = simulate_vgd([1, 3], [1, 1], lr=1e3, sigma=0.3, n_steps=200, n_runs=100, seed=0, engine=engine)
+    for est in (run.loss, run.loss_by_direction, run.change_by_direction):
+        assert not np.isnan(est.value).any() and not np.isnan(est.stderr).any()
+        # once infinite, the mean stays infinite and its standard error says so
+        assert np.isinf(est.stderr[np.isinf(est.value)]).all()
+    assert np.isinf(run.loss.value[90:]).all() and (run.loss.value[90:] > 0).all()
+    # the merge of blocks without overflow is unchanged: a stable run is bitwise as before the overflow handling
+    stable = simulate_vgd([1, 3], [1, 1], lr=0.1, sigma=0.3, n_steps=5, n_runs=100, seed=0, engine=engine)
+    assert np.isfinite(stable.loss.value).all()
+
+
+def test_simulate_vgd_names_the_parameter_that_must_be_a_scalar():
+    with pytest.raises(TypeError, match="^lr must be a scalar"):
+        simulate_vgd([1.0, 3.0], [1.0, 1.0], lr=np.array([0.1, 0.2]))
+    with pytest.raises(TypeError, match="^sigma must be a scalar"):
+        simulate_vgd([1.0, 3.0], [1.0, 1.0], lr=0.1, sigma=np.array([0.1, 0.2]))
+    with pytest.raises(TypeError, match="^lr must be a real number, not a bool"):
+        simulate_vgd([1.0, 3.0], [1.0, 1.0], lr=True)
+    with pytest.raises(DomainError, match="^hessian must not be empty"):
+        simulate_vgd([], [], lr=0.1)
+    with pytest.raises(DomainError, match="^engine must be"):
+        simulate_vgd([1.0], [1.0], lr=0.1, engine=np.array(["numpy", "numba"]))
+    with pytest.raises(DomainError, match="^n_samples must be at most"):
+        simulate_vgd([1.0], [1.0], lr=0.1, sigma=1.0, n_samples=10**15)
+    with pytest.raises(DomainError, match="^mean0 and init_std must keep the initial loss"):
+        simulate_vgd([1.0], [1.0], lr=0.1, init_std=1e300)
+
+
+def test_runs_overflowing_along_eigenvalues_of_both_signs_are_refused_by_name():
+    """+inf plus -inf has no limit: a named refusal instead of a NaN total."""
+    with pytest.raises(DomainError, match="^hessian has eigenvalues of both signs"):
+        simulate_vgd([1.0, -3.0], [1.0, 1.0], lr=1e3, sigma=0.3, n_steps=200, n_runs=10, seed=0)
+
+
+def test_simulate_vgd_refuses_an_executor_without_map():
+    with pytest.raises(TypeError, match="^executor must be None or a concurrent.futures.Executor"):
+        simulate_vgd([1.0], [1.0], lr=0.1, executor=object())

@@ -177,6 +177,28 @@ def test_interrupted_sweep_resumes_to_the_same_table(serial, tmp_path, suffix):
         {**r, "seconds": b["seconds"]} for r, b in zip(serial.to_records(), bigger.to_records())]
 
 
+@pytest.mark.parametrize("suffix", ["jsonl", "csv"])
+def test_resumed_table_keeps_the_column_order_of_the_run_that_wrote_it(tmp_path, suffix):
+    # _mixed's columns (mean, mean_stderr, count, first) are not in sorted order; the JSON-lines object's keys are
+    path = tmp_path / f"rows.{suffix}"
+    first = sweep(_mixed, {"x": [0.0, 1.0]}, seed=3, results=path, progress=False)
+    again = sweep(_mixed, {"x": [0.0, 1.0]}, seed=3, results=path, progress=False)
+    assert again.resumed == 2 and first.values == again.values == ("mean", "mean_stderr", "count", "first")
+    assert again.same_results(first) and again.to_records() == first.to_records()
+
+
+def test_jsonl_rows_without_their_column_order_still_load(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    first = sweep(_mixed, {"x": [0.0]}, seed=3, results=path, progress=False)
+    head, row = path.read_text().splitlines()
+    rec = json.loads(row)
+    del rec["columns"]  # a file written before the order was recorded
+    path.write_text(head + "\n" + json.dumps(rec) + "\n")
+    again = sweep(_mixed, {"x": [0.0]}, seed=3, results=path, progress=False)
+    assert again.resumed == 1 and sorted(again.values) == sorted(first.values)
+    assert all(again.rows[0][n] == first.rows[0][n] for n in first.values)
+
+
 def test_interrupted_parallel_sweep_resumes(serial, tmp_path):
     path = tmp_path / "rows.jsonl"
     func = functools.partial(_flaky, marker=tmp_path / "marker")

@@ -425,3 +425,66 @@ def test_optional_methods_a_minimal_model_lacks_are_named(network):
         rows = training.flatness_comparison(plain, {"GD": GD(), "SAM": SAM(0.05)}, lr=0.1, n_steps=5,
                                             theta0=network.initial(0))
     assert "trace_ratio" not in rows[0].values and "sharpness" in rows[1].values
+
+
+# ---------------------------------------------------------------- refusals named at the call
+
+class _NaNCurvature:
+    """A minimal model whose loss and gradient are fine but whose Hessian-vector product is NaN."""
+
+    def __init__(self, p):
+        self.n_params, self.n_data = p, 1
+
+    def loss(self, theta, batch=None):
+        return 0.5 * float(np.dot(theta, theta))
+
+    def gradient(self, theta, batch=None):
+        return np.asarray(theta, dtype=float)
+
+    def hvp(self, theta, vec, batch=None):
+        return np.full(self.n_params, np.nan)
+
+
+@pytest.mark.parametrize("p", [5, 601])  # dense eigh, and ARPACK (Lanczos) above 600 parameters
+def test_a_non_finite_hvp_is_refused_naming_the_model_method(p, capfd):
+    with pytest.raises(DomainError, match=r"_NaNCurvature\.hvp is not finite at theta"):
+        train(_NaNCurvature(p), GD(), lr=0.1, n_steps=1, track=("sharpness",))
+    assert "LAPACK" not in capfd.readouterr().err  # no solver noise on stderr
+
+
+@pytest.mark.parametrize("top_k", [17, 21, 1000])
+def test_top_k_above_the_number_of_parameters_is_refused(top_k):
+    x, y = synthetic_regression(20, 3, seed=0)
+    model = TwoLayerNetwork(x, y, 4)  # P = 16; NaN-padded rows before
+    with pytest.raises(DomainError, match=r"^top_k must be an integer in \[1, 16\].*n_params = 16"):
+        train(model, GD(), lr=0.1, n_steps=2, top_k=top_k)
+    assert train(model, GD(), lr=0.1, n_steps=2, top_k=16).top_eigenvalues.shape == (3, 16)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: SAM(0.1, normalized="yes"), "normalized"),
+    (lambda: SAM(0.1, normalized=1), "normalized"),
+    (lambda: GD(replace="x"), "replace"),
+    (lambda: SGD(4, replace=1), "replace"),
+    (lambda: VGD(0.1, replace="no"), "replace"),
+    (lambda: IVON(rescale_lr="true"), "rescale_lr"),
+    (lambda: GTracer(0.1, replace=None), "replace"),
+])
+def test_flags_accept_only_true_or_false(make, name):
+    with pytest.raises(TypeError, match=rf"^{name} must be True or False"):
+        make()
+
+
+def test_a_model_that_is_not_a_model_is_a_named_type_error(quadratic):
+    with pytest.raises(TypeError, match=r"^model must provide loss, gradient.*MinimalLossModel.*NoneType"):
+        train(None, GD(), lr=0.1, n_steps=2)
+    with pytest.raises(TypeError, match="^progress must be True or False"):
+        train(quadratic, GD(), lr=0.1, n_steps=2, theta0=THETA0, progress="yes")
+
+
+def test_track_must_hold_names(quadratic):
+    for bad in ([1.0, "a"], "sharpness"):
+        with pytest.raises(TypeError, match="^track must be a sequence of names"):
+            train(quadratic, GD(), lr=0.1, n_steps=2, theta0=THETA0, track=bad)
+    with pytest.raises(DomainError, match="^theta0 must have shape"):
+        train(quadratic, GD(), lr=0.1, n_steps=2, theta0=np.zeros(0))

@@ -306,3 +306,13 @@ def test_dof_at_most_two_is_refused_for_an_infinite_standard_deviation():
 def test_indeterminate_inputs_report_the_offending_value():
     with pytest.raises(DomainError, match=r"grad_sq must be finite where sigma is infinite .*; got inf$"):
         vgd_threshold(0.1, np.inf, np.inf)
+
+
+def test_signal_to_noise_never_forms_an_overflowing_product():
+    """z = N c / sigma^2 where N c and sigma^2 both overflow (inf/inf) or underflow (0/0)."""
+    from theory.vgd import signal_to_noise
+    big = np.finfo(float).max
+    assert signal_to_noise(big, big, 10**6, dof=2.5) == pytest.approx(1e6 / big, rel=1e-15)
+    assert signal_to_noise(0.0, 1e-300, 3) == 0.0
+    assert signal_to_noise(1e300, 1e-10) == np.inf
+    assert signal_to_noise(3.0, 0.0) == np.inf

@@ -393,3 +393,20 @@ def test_bad_input_of_the_statistics():
     with pytest.raises(DomainError, match="^overlaps were not computed"):
         none.overlap()
     assert isinstance(none, WishartSample)
+
+
+# ---------------------------------------------------------------- extremes (issue 12)
+
+@pytest.mark.parametrize("scale", [1e-300, 2.0**-600, 1e300])
+def test_extreme_scales_are_the_unit_law_scaled(scale):
+    unit = sample_wishart_eigenvalues(10, 5, 3, scale=1.0, seed=1).eigenvalues
+    got = sample_wishart_eigenvalues(10, 5, 3, scale=scale, seed=1).eigenvalues
+    np.testing.assert_allclose(got / scale, unit, rtol=1e-13)
+    spiked = sample_wishart_eigenvalues(10, 5, 3, scale=scale, additive_spikes=[10 * scale], seed=1)
+    ref = sample_wishart_eigenvalues(10, 5, 3, scale=1.0, additive_spikes=[10.0], seed=1)
+    np.testing.assert_allclose(spiked.eigenvalues / scale, ref.eigenvalues, rtol=1e-12)
+
+
+def test_no_matrices_is_refused_by_name():
+    with pytest.raises(DomainError, match="eigenvalues"):
+        ks_distance(np.ones((0, 4)), lambda x: x)

@@ -62,7 +62,8 @@ class _Problem:
         self.convention, self.sign = convention, sign  # sign = -1 mirrors x -> -x
 
     def _eval(self, f, x):
-        out = np.asarray(f(self.sign * x), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are refused by name below
+            out = np.asarray(f(self.sign * x), dtype=np.float64)
         if out.shape != x.shape:
             out = np.broadcast_to(out, x.shape).copy()
         return out
@@ -79,8 +80,15 @@ class _Problem:
     def potential_over_t(self, x):
         u = self._eval(self.U, x)
         if not np.all(np.isfinite(u)):
-            raise DomainError("potential must be finite on the integration path")
-        return u / self.T
+            raise DomainError("potential must be finite on the integration path (from the reflecting side of "
+                              "start to end); is start or end so far out that U overflows there?")
+        with np.errstate(over="ignore"):
+            out = u / self.T
+        if not np.all(np.isfinite(out)):
+            top = float(np.abs(u).max())
+            raise DomainError(f"temperature must exceed about {top / np.finfo(float).max:.3g} here (U up to "
+                              f"{top:.3g} on the path, and U/temperature must not overflow); got {self.T!r}")
+        return out
 
 
 class _Mesh:
@@ -185,20 +193,43 @@ def _integrate(prob: _Problem, mesh: _Mesh, n_outer0: int, phi0: float):
 
 
 def _left_cut(prob: _Problem, x0: float, x1: float, phi0: float) -> float:
-    """A point left of x0 beyond which w_in is negligible (e^-_TAIL below its maximum and falling)."""
+    """A point left of x0 beyond which w_in is negligible (e^-_TAIL below its maximum and falling).
+
+    The search doubles its step until the point leaves the floating-point
+    range, so a potential that rises slowly against a large temperature is
+    followed as far as its values stay finite.
+    """
     span = max(abs(x1 - x0), 1e-3 * max(1.0, abs(x0)))
     step, left = span, x0
     peak = -np.inf
-    for _ in range(200):
+    rising = False
+    while True:
         new_left = left - step
-        edges = np.linspace(new_left, x1, 64)
-        mesh = _Mesh(edges)
-        _, log_in, _, _ = _panel_logs(prob, mesh, phi0)
+        if not np.isfinite(new_left) or not np.isfinite(x1 - new_left):
+            break
+        mesh = _Mesh(np.linspace(new_left, x1, 64))
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                _, log_in, _, _ = _panel_logs(prob, mesh, phi0)
+        except DomainError:
+            if prob.d is not None or left == x0:
+                raise
+            break  # the potential stopped being finite before its tail was cut
         peak = max(peak, float(log_in.max()))
         first = log_in[0]
         if first[0] < peak - _TAIL and first[0] < first[-1]:
             return new_left
+        rising = bool(first[0] < first[-1])
         left, step = new_left, 2 * step
+    if rising and prob.d is None and left != x0:
+        # the potential rises, but not by _TAIL temperatures while it is finite
+        with np.errstate(all="ignore"):
+            u = prob._eval(prob.U, _Mesh(np.linspace(left, x1, 64)).nodes())
+        u = u[np.isfinite(u)]
+        bound = (float(u.max()) - float(u.min())) / _TAIL
+        raise DomainError(f"temperature must be below about {bound:.3g} for this potential (the rise of U within "
+                          f"the floating-point range divided by {_TAIL:g}, so that e^(-U/T) falls e^-{_TAIL:g} "
+                          f"below its peak on the reflecting side); got {prob.T!r}")
     raise DomainError("potential must rise without bound on the reflecting side of start (away from end); "
                       "otherwise the walker is lost there and the first-passage time is infinite")
 

@@ -41,19 +41,35 @@ def as_theta(model, theta, name: str = "theta") -> np.ndarray:
     return theta
 
 
+def finite_result(model, result: np.ndarray, method: str, theta) -> np.ndarray:
+    """``result`` unless it holds NaN or inf: then a DomainError naming the model's ``method`` and ``theta``.
+
+    A consumer (an eigensolver, a linear solve) cannot use a non-finite
+    Hessian; without this check ARPACK or LAPACK fail with messages about
+    their own internals.
+    """
+    if not np.all(np.isfinite(result)):
+        bad = int(np.size(result) - np.count_nonzero(np.isfinite(result)))
+        norm = float(np.max(np.abs(np.asarray(theta, dtype=np.float64)), initial=0.0))
+        raise DomainError(f"model {type(model).__name__}.{method} is not finite at theta (max |theta| = {norm:.3g}; "
+                          f"{bad} of {np.size(result)} entries NaN or inf): the Hessian there cannot be used; "
+                          "the model, or the parameters reached (a diverging run), are at fault")
+    return result
+
+
 def hvp(model, theta, vec) -> np.ndarray:
-    """``model.hvp(theta, vec)``, else ``model.hessian(theta) @ vec``."""
+    """``model.hvp(theta, vec)``, else ``model.hessian(theta) @ vec``; DomainError when not finite."""
     if hasattr(model, "hvp"):
-        return np.asarray(model.hvp(theta, vec), dtype=np.float64)
+        return finite_result(model, np.asarray(model.hvp(theta, vec), dtype=np.float64), "hvp", theta)
     if hasattr(model, "hessian"):
-        return model.hessian(theta) @ vec
+        return finite_result(model, model.hessian(theta) @ vec, "hessian", theta)
     raise missing_method(model, "hvp", "a Hessian-vector product")
 
 
 def dense_hessian(model, theta) -> np.ndarray:
-    """``model.hessian(theta)``, else the columns ``hvp(theta, e_j)``; float64, not symmetrised."""
+    """``model.hessian(theta)``, else the columns ``hvp(theta, e_j)``; float64, not symmetrised, finite."""
     if hasattr(model, "hessian"):
-        return np.asarray(model.hessian(theta), dtype=np.float64)
+        return finite_result(model, np.asarray(model.hessian(theta), dtype=np.float64), "hessian", theta)
     return np.asarray(np.column_stack([hvp(model, theta, e) for e in np.eye(model.n_params)]), dtype=np.float64)
 
 

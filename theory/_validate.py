@@ -18,6 +18,12 @@ from .errors import DomainError
 
 __all__ = [
     "as_float",
+    "scalar",
+    "flag",
+    "nonempty",
+    "broadcast_together",
+    "choice",
+    "executor",
     "require",
     "finite",
     "positive",
@@ -31,9 +37,11 @@ __all__ = [
 
 
 def as_float(x, name: str) -> np.ndarray:
-    """``x`` as a float64 array; TypeError unless it is real and numeric, DomainError on NaN."""
+    """``x`` as a float64 array; TypeError unless it is real and numeric (bools refused), DomainError on NaN."""
     arr = np.asarray(x)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype == bool:
+        raise TypeError(f"{name} must be a real number, not a bool; got {x!r}")
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{name} must be a real number or an array of real numbers; got {type(x).__name__}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name} must be real; got a complex value")
@@ -41,6 +49,62 @@ def as_float(x, name: str) -> np.ndarray:
     if np.isnan(arr).any():
         raise DomainError(f"{name} must be a number, not NaN")
     return arr
+
+
+def scalar(x, name: str) -> float:
+    """``x`` as a Python float: a real number, not an array (TypeError naming ``name`` otherwise)."""
+    if np.ndim(x) != 0:
+        raise TypeError(f"{name} must be a scalar, not an array of shape {np.shape(x)}")
+    return float(as_float(x, name))
+
+
+def flag(x, name: str) -> bool:
+    """``x`` as a bool: only ``True`` or ``False`` (NumPy bools included) are accepted."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {x!r}")
+    return bool(x)
+
+
+def choice(x, name: str, options) -> str:
+    """``x`` if it is one of the strings ``options``: TypeError naming ``name`` for a non-string (an array,
+    a number, None), DomainError naming ``name`` and the options for an unknown string."""
+    options = tuple(options)
+    if not isinstance(x, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, options))}; got {type(x).__name__} {x!r}")
+    if x not in options:
+        raise DomainError(f"{name} must be one of {', '.join(map(repr, options))}; got {x!r}")
+    return x
+
+
+def executor(x, name: str = "executor"):
+    """``x`` if it is None or an executor (an object with a callable ``map``, e.g. a
+    ``concurrent.futures.Executor``); TypeError naming ``name`` otherwise."""
+    if x is not None and not callable(getattr(x, "map", None)):
+        raise TypeError(f"{name} must be None or an executor with a map method (a concurrent.futures.Executor); "
+                        f"got {type(x).__name__} {x!r}")
+    return x
+
+
+def nonempty(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` unless it has no elements (DomainError naming ``name``)."""
+    if np.size(arr) == 0:
+        raise DomainError(f"{name} must not be empty; got an array of shape {np.shape(arr)}")
+    return arr
+
+
+def broadcast_together(**named) -> tuple:
+    """The broadcast shape of the named arrays, or a DomainError that names those that do not broadcast.
+
+    ``broadcast_together(lam=lam, grad_proj=g)`` returns the shape; on a
+    mismatch the message lists every named shape, e.g. ``lam (shape (2,)) and
+    grad_proj (shape (3,)) do not broadcast together``.
+    """
+    shapes = {k: np.shape(v) for k, v in named.items()}
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        parts = [f"{k} (shape {s})" for k, s in shapes.items() if s != ()]
+        raise DomainError(f"{', '.join(parts[:-1])} and {parts[-1]} do not broadcast together") from None
 
 
 def _first_bad(arr: np.ndarray, ok: np.ndarray) -> str:

@@ -115,6 +115,9 @@ def get_backend(backend=None, *arrays) -> Backend:
         return backend
     if backend is None:
         backend = "cupy" if any(_is_cupy_array(a) for a in arrays) else "numpy"
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be one of {sorted(_REGISTRY)}, a Backend or None; got "
+                        f"{type(backend).__name__} {backend!r}")
     if backend not in _REGISTRY:
         raise ValueError(f"backend must be one of {sorted(_REGISTRY)}; got {backend!r}")
     if backend not in _CACHE:

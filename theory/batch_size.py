@@ -97,7 +97,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
-from ._batch_noise import batch_and_data, noise_inputs
+from ._batch_noise import batch_and_data, noise_inputs, scaled_noise
 from .errors import DomainError
 
 __all__ = [
@@ -145,7 +145,7 @@ def noise_strength(batch_size, n_params, noise_scale, n_data=None):
         All arguments broadcast.
     """
     b, n, p, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
-    return v.scalar_out(np.sqrt(p * var), batch_size, n_params, noise_scale,
+    return v.scalar_out(scaled_noise(b, n, sigma, var, sqrt_of=p), batch_size, n_params, noise_scale,
                         0.0 if n_data is None else n_data)
 
 
@@ -179,13 +179,14 @@ def batch_hessian_noise_edge(batch_size, n_params, noise_scale, n_data=None, *, 
     -------
     float or ndarray
     """
+    finite_size = v.flag(finite_size, "finite_size")
     b, n, p, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
     if finite_size:
         v.require(p, p >= 2, "n_params", ">= 2 for finite_size=True")
         pm = p - 0.5
-        out = np.sqrt(var) * (2.0 * np.sqrt(pm) + pm ** (-1.0 / 6.0) * TW1_MEAN)
+        out = scaled_noise(b, n, sigma, var, 2.0 * np.sqrt(pm) + pm ** (-1.0 / 6.0) * TW1_MEAN)
     else:
-        out = 2.0 * np.sqrt(p * var)
+        out = 2.0 * scaled_noise(b, n, sigma, var, sqrt_of=p)
     return v.scalar_out(out, batch_size, n_params, noise_scale, 0.0 if n_data is None else n_data)
 
 
@@ -236,7 +237,8 @@ def batch_hessian_outlier(lam, batch_size, n_params, noise_scale, n_data=None):
     """
     lam_ = v.finite(lam, "lam")
     b, n, p, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
-    s = np.sqrt(p * var)
+    v.broadcast_together(lam=lam_, batch_size=b, n_params=p, noise_scale=sigma, n_data=0.0 if n is None else n)
+    s = scaled_noise(b, n, sigma, var, sqrt_of=p)
     return v.scalar_out(_outlier(lam_, s), lam, batch_size, n_params, noise_scale,
                         0.0 if n_data is None else n_data)
 
@@ -263,11 +265,14 @@ def batch_hessian_top_eigenvalue(eigenvalues, batch_size, n_params, noise_scale,
     lam = v.finite(eigenvalues, "eigenvalues")
     if lam.ndim == 0:
         lam = lam[None]
+    v.nonempty(lam, "eigenvalues")
     b, n, p, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
+    v.broadcast_together(eigenvalues_leading_axes=lam[..., 0], batch_size=b, n_params=p, noise_scale=sigma,
+                         n_data=0.0 if n is None else n)
     if np.any(lam.shape[-1] > p):
         raise DomainError(f"eigenvalues must hold at most n_params spikes along the last axis; got "
                           f"{lam.shape[-1]} with n_params {float(np.min(p))!r}")
-    s = np.sqrt(p * var)
+    s = scaled_noise(b, n, sigma, var, sqrt_of=p)
     top = np.max(_outlier(lam, s[..., None]), axis=-1)
     out = np.maximum(top, 2.0 * s)
     return v.scalar_out(out, raw[..., 0] if raw.ndim else raw, batch_size, n_params, noise_scale,
@@ -320,13 +325,13 @@ def lr_batch_scaling(batch_size, ref_batch_size, ref_lr=1.0, optimizer: str = "s
     -------
     float or ndarray
     """
-    if optimizer not in ("sgd", "adam"):
-        raise DomainError(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}")
+    v.choice(optimizer, "optimizer", ("sgd", "adam"))
     b = v.as_float(batch_size, "batch_size")
     v.require(b, (b >= 1) & np.isfinite(b), "batch_size", "finite and >= 1")
     b0 = v.as_float(ref_batch_size, "ref_batch_size")
     v.require(b0, (b0 >= 1) & np.isfinite(b0), "ref_batch_size", "finite and >= 1")
     lr0 = v.positive(ref_lr, "ref_lr")
+    v.broadcast_together(batch_size=b, ref_batch_size=b0, ref_lr=lr0)
     ratio = b / b0
     out = lr0 * (ratio if optimizer == "sgd" else np.sqrt(ratio))
     return v.scalar_out(out, batch_size, ref_batch_size, ref_lr)
@@ -377,11 +382,12 @@ def least_squares_batch_top_eigenvalue(batch_size, n_params, scale=1.0, *, model
     -------
     float or ndarray
     """
-    if model not in ("mp", "wigner"):
-        raise DomainError(f"model must be 'mp' or 'wigner'; got {model!r}")
+    v.choice(model, "model", ("mp", "wigner"))
+    finite_size = v.flag(finite_size, "finite_size")
     b, _ = batch_and_data(batch_size, None, allow_inf=False)
     p = v.integer_at_least(n_params, "n_params", 1)
     c = v.positive(scale, "scale")
+    v.broadcast_together(batch_size=b, n_params=p, scale=c)
     if model == "wigner":
         if finite_size:
             raise DomainError("finite_size=True is available for model='mp' only")

@@ -53,6 +53,33 @@ def _open_executor(args, stack: contextlib.ExitStack):
     return None, None
 
 
+def _refuse_backend(args) -> int | None:
+    """Exit status 2, with the reason and the install hint, when ``--backend`` names one this machine lacks.
+
+    Checked once before anything runs (otherwise every check would crash on
+    its own with the same ImportError); None when the backend is usable.
+    """
+    name = getattr(args, "backend", None)
+    if name in (None, "numpy"):
+        return None
+    from .backend import available_backends, get_backend
+
+    try:
+        get_backend(name)
+    except ImportError as exc:
+        print(f"theory {args.command}: --backend {name}: {exc}", file=sys.stderr)
+        return 2
+    if name not in available_backends():
+        print(f"theory {args.command}: --backend {name}: CuPy is installed but finds no CUDA device on this "
+              "machine (pip install 'theory[cupy]' on a machine with an NVIDIA GPU)", file=sys.stderr)
+        return 2
+    return None
+
+
+def _pct(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{100 * x:.2g}%"
+
+
 _MARK = {"numerical": " (num.)", "band": " (band)", "at_most": " (bound)", "at_least": " (bound)"}
 
 
@@ -64,6 +91,9 @@ def _verify(args) -> int:
                            lambda c: f"{c.name:34s} {'quick' if c.quick else 'full ':5s}  {c.title}")
     if done is not None:
         return done
+    refused = _refuse_backend(args)
+    if refused is not None:
+        return refused
     from ._progress import Progress
     from .sweep import use_executor
 
@@ -79,18 +109,18 @@ def _verify(args) -> int:
         try:
             for c in chosen:
                 bar.step(c.name)
-                results.append(checks.run(c, args.seed, backend=args.backend, executor=executor))
+                results.append(checks.run(c, args.seed, backend=args.backend, executor=executor, quick=args.quick))
                 bar.advance()
         finally:
             bar.close()
 
-    header = ("check", "case", "formula", "simulation ± s.e.", "z", "verdict")
+    header = ("check", "case", "formula", "simulation ± s.e.", "z", "detects", "verdict")
     lines = []
     for r in results:
         if r.error:
-            lines.append((r.check.name, "(crashed)", "", r.error, "", "FAIL"))
+            lines.append((r.check.name, "(crashed)", "", r.error, "", "", "FAIL"))
             continue
-        for i, (row, ok) in enumerate(zip(r.rows, r.row_passed)):
+        for i, (row, ok, det) in enumerate(zip(r.rows, r.row_passed, r.detectable)):
             sim = f"{_fmt(row.estimate)} ± {row.spread:.2g}" + _MARK.get(row.kind, "")
             if row.bias:
                 sim += f" (bias {row.bias:.2g})"
@@ -98,7 +128,8 @@ def _verify(args) -> int:
                 {"at_most": "<= ", "at_least": ">= "}.get(row.kind, "") + _fmt(row.formula))
             z = (f"{row.estimate / row.stderr:+.2f}" if row.kind == "positive"
                  else "" if row.kind in ("at_most", "at_least") else f"{row.z:+.2f}")
-            lines.append((r.check.name if i == 0 else "", row.label, formula, sim, z, ("pass" if ok else "FAIL") + ("*" if row.sign else "")))
+            lines.append((r.check.name if i == 0 else "", row.label, formula, sim, z, _pct(det),
+                          ("pass" if ok else "FAIL") + ("*" if row.sign else "")))
     widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("  ".join("-" * w for w in widths))
@@ -113,6 +144,11 @@ def _verify(args) -> int:
         alpha = max(r.check.alpha for r in statistical)
         print(f"Each statistical check fails by chance with probability <= {alpha:g} when its formula is right "
               f"(Bonferroni over its rows); for these {len(statistical)}, <= {alpha * len(statistical):.2g}.")
+    resolved = [r.resolves for r in results if not r.error and np.isfinite(r.resolves)]
+    if resolved:
+        print(f"detects: the smallest relative error of the formula a row catches half the time at its check's "
+              f"false-alarm rate (z_crit x s.e./|formula|); this {'quick ' if args.quick else ''}run resolves "
+              f"{_pct(min(resolved))} to {_pct(max(resolved))}, check by check (best row of each).")
     print("* the row must also resolve the sign of the formula value (one-sided, same level); "
           "a row '> 0' must resolve a positive value.")
     kinds = {row.kind for r in results for row in r.rows}

@@ -48,8 +48,11 @@ def load_dataset(name: str = "diabetes"):
     ImportError
         When scikit-learn is not installed (``pip install 'theory[data]'``).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a data set name, one of the datasets {sorted(DATASETS)}; "
+                        f"got {type(name).__name__}")
     if name not in DATASETS:
-        raise DomainError(f"dataset must be one of {sorted(DATASETS)}; got {name!r}")
+        raise DomainError(f"name must be one of the bundled datasets {sorted(DATASETS)}; got {name!r}")
     try:
         from sklearn import datasets
     except ImportError as exc:  # pragma: no cover - depends on the environment

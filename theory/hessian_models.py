@@ -124,6 +124,8 @@ __all__ = ["MinimalLossModel", "LossModel", "LinearLeastSquares", "LogisticRegre
 
 #: The complex step :math:`h` of :meth:`LossModel.hvp`.
 HVP_STEP = 1e-30
+_TINY = float(np.finfo(np.float64).tiny)
+_HUGE = float(np.finfo(np.float64).max)
 
 
 def _data(x, y, *, y_ndim):
@@ -139,6 +141,11 @@ def _data(x, y, *, y_ndim):
         if y.ndim != 2 or y.shape[0] != x.shape[0]:
             raise DomainError(f"y must have shape ({x.shape[0]}, k) or ({x.shape[0]},) to match x; got {y.shape}")
     return x, y
+
+
+def _scale(x, name: str) -> float:
+    """A finite, nonnegative scalar standard deviation (TypeError for arrays and bools, DomainError otherwise)."""
+    return float(v.nonnegative(v.scalar(x, name), name, allow_inf=False))
 
 
 def _generator(seed, *path) -> np.random.Generator:
@@ -283,8 +290,15 @@ class LossModel:
         scale = np.max(np.abs(vec))
         if scale == 0:
             return np.zeros(self.n_params)
-        g = self._grad(theta + (1j * HVP_STEP / scale) * vec, idx)
-        return np.imag(g) * (scale / HVP_STEP)
+        step = HVP_STEP / scale
+        if step >= _TINY and scale / HVP_STEP < _HUGE:
+            g = self._grad(theta + (1j * step) * vec, idx)
+            return np.imag(g) * (scale / HVP_STEP)
+        # |vec| beyond about 1e278: h/|vec| would underflow and |vec|/h overflow. Linearity in vec,
+        # H v = |v| H (v/|v|), with the unit direction stepped by h itself.
+        g = self._grad(theta + (1j * HVP_STEP) * (vec / scale), idx)
+        with np.errstate(over="ignore"):
+            return (np.imag(g) / HVP_STEP) * scale
 
     def _hessian(self, theta, idx):
         """Dense Hessian from P HVPs on the unit vectors, symmetrised."""
@@ -369,7 +383,7 @@ class LossModel:
         The same ``seed`` gives the same vector in every process
         (:func:`theory.rng.derive`); ``None`` draws fresh entropy.
         """
-        s = 1 / np.sqrt(self.n_params) if scale is None else float(v.nonnegative(scale, "scale", allow_inf=False))
+        s = 1 / np.sqrt(self.n_params) if scale is None else _scale(scale, "scale")
         return s * _generator(seed, "hessian_models.init", type(self).__name__).standard_normal(self.n_params)
 
     def with_data(self, x, y) -> "LossModel":
@@ -484,9 +498,46 @@ class LogisticRegression(LossModel):
         h[np.diag_indices_from(h)] += self.l2
         return h
 
+    def separating_direction(self):
+        r"""A direction :math:`d \ne 0` with :math:`s_i x_i^\top d \ge 0` for every example, or None.
+
+        :math:`s_i = 2y_i - 1`. Such a :math:`d` exists exactly when the data are
+        separable or quasi-completely separable; then without a ridge the loss
+        decreases along :math:`d` for ever and has no minimiser (A. Albert and
+        J. A. Anderson, "On the existence of maximum likelihood estimates in
+        logistic regression models", Biometrika 71 (1984) 1-10). Found by the
+        linear program :math:`\max_d \sum_i s_i x_i^\top d` subject to
+        :math:`s_i x_i^\top d \ge 0`, :math:`|d_j| \le 1`: the optimum is 0
+        exactly when no such direction exists.
+        """
+        from scipy.optimize import linprog
+        a = (2.0 * self.y - 1.0)[:, None] * self.x  # rows s_i x_i
+        scale = np.max(np.abs(a), axis=0)
+        scale[scale == 0] = 1.0
+        a = a / scale  # columns of unit size, so the tolerance below is relative
+        res = linprog(-a.sum(axis=0), A_ub=-a, b_ub=np.zeros(a.shape[0]), bounds=(-1.0, 1.0), method="highs")
+        if res.status != 0 or -res.fun <= 1e-9 * a.shape[0]:
+            return None
+        return res.x / scale
+
     def minimum(self, theta0=None, *, tol=1e-12, max_iter=100) -> np.ndarray:
-        """The minimiser by Newton's method with backtracking (needs l2 > 0 or non-separable data)."""
+        """The minimiser by Newton's method with backtracking (needs l2 > 0 or non-separable data).
+
+        Raises
+        ------
+        DomainError
+            Without a ridge (``l2 = 0``), when the data are separable (a
+            :meth:`separating_direction` exists: the loss has no minimiser),
+            or when ``x`` has dependent columns (the minimiser is not unique).
+        """
         theta = np.zeros(self.n_params) if theta0 is None else self._theta(theta0).copy()
+        if self.l2 == 0:
+            if self.separating_direction() is not None:
+                raise DomainError("no minimum: the data are separable (the loss falls towards 0 along a "
+                                  "separating direction without reaching it); set l2 > 0")
+            if np.linalg.matrix_rank(self.x) < self.n_params:
+                raise DomainError(f"no unique minimum: x has rank {np.linalg.matrix_rank(self.x)} < "
+                                  f"{self.n_params} features (the loss is flat along its null space); set l2 > 0")
         for _ in range(max_iter):
             g = self.gradient(theta)
             if np.linalg.norm(g) <= tol:
@@ -645,8 +696,10 @@ class TwoLayerNetwork(LossModel):
         """A seeded start: entries N(0, 1/d) for W and N(0, 1/h) for A (or N(0, scale^2) for both)."""
         g = _generator(seed, "hessian_models.init")
         k, h, d = self.n_out, self.n_hidden, self.n_in
-        sa = 1 / np.sqrt(h) if scale is None else float(scale)
-        sw = 1 / np.sqrt(d) if scale is None else float(scale)
+        if scale is not None:
+            scale = _scale(scale, "scale")
+        sa = 1 / np.sqrt(h) if scale is None else scale
+        sw = 1 / np.sqrt(d) if scale is None else scale
         return np.concatenate([sa * g.standard_normal(k * h), sw * g.standard_normal(h * d)])
 
 
@@ -909,7 +962,7 @@ def gaussian_mixture(n_data, n_features, n_classes, *, separation=3.0, seed=0):
     c = v.as_int(n_classes, "n_classes", 1)
     if c > d:
         raise DomainError(f"n_classes must be <= n_features = {d}; got {c}")
-    sep = float(v.nonnegative(separation, "separation", allow_inf=False))
+    sep = float(v.nonnegative(v.scalar(separation, "separation"), "separation", allow_inf=False))
     root = seed_sequence(seed)
     g = np.random.Generator(np.random.PCG64(derive(root, "gaussian_mixture")))
     means = np.linalg.qr(g.standard_normal((d, c)))[0].T * sep  # (c, d)
@@ -944,14 +997,17 @@ def synthetic_regression(n_data, n_features, n_outputs=1, *, n_hidden=4, noise=0
     d = v.as_int(n_features, "n_features", 1)
     k = v.as_int(n_outputs, "n_outputs", 1)
     h = v.as_int(n_hidden, "n_hidden", 1)
-    sigma = float(v.nonnegative(noise, "noise", allow_inf=False))
+    sigma = float(v.nonnegative(v.scalar(noise, "noise"), "noise", allow_inf=False))
     root = seed_sequence(seed)
     gt = _generator(root, "synthetic_regression", "teacher")
     w = gt.standard_normal((h, d)) / np.sqrt(d)
     a = gt.standard_normal((k, h)) / np.sqrt(h)
     gd = _generator(root, "synthetic_regression", "data")
     x = gd.standard_normal((n, d))
-    y = np.tanh(x @ w.T) @ a.T + sigma * gd.standard_normal((n, k))
+    with np.errstate(over="ignore"):  # refused below
+        y = np.tanh(x @ w.T) @ a.T + sigma * gd.standard_normal((n, k))
+    if not np.all(np.isfinite(y)):
+        raise DomainError(f"noise must keep the targets finite; got {sigma!r}, which overflows them")
     return x, y
 
 
@@ -977,15 +1033,19 @@ def synthetic_attention_task(n_data=64, seq_len=8, d=8, d_k=4, d_v=8, *, noise=0
     d = v.as_int(d, "d", 1)
     dk = v.as_int(d_k, "d_k", 1)
     dv = v.as_int(d_v, "d_v", 1)
-    sigma = float(v.nonnegative(noise, "noise", allow_inf=False))
-    c = float(v.nonnegative(teacher_scale, "teacher_scale", allow_inf=False))
+    sigma = float(v.nonnegative(v.scalar(noise, "noise"), "noise", allow_inf=False))
+    c = float(v.nonnegative(v.scalar(teacher_scale, "teacher_scale"), "teacher_scale", allow_inf=False))
     root = seed_sequence(seed)
     gt = _generator(root, "synthetic_attention_task", "teacher")
     teacher = np.concatenate([c * gt.standard_normal(2 * d * dk), gt.standard_normal(d * dv)]) / np.sqrt(d)
     gd = _generator(root, "synthetic_attention_task", "data")
     x = gd.standard_normal((n, t, d))
     clean = SoftmaxAttention(x, np.zeros((n, t, dv)), dk).predict(teacher)
-    return x, clean + sigma * gd.standard_normal((n, t, dv))
+    with np.errstate(over="ignore"):  # refused below
+        y = clean + sigma * gd.standard_normal((n, t, dv))
+    if not np.all(np.isfinite(y)):
+        raise DomainError(f"noise must keep the targets finite; got {sigma!r}, which overflows them")
+    return x, y
 
 
 def teacher_network(n_data, n_features, n_hidden, *, target_scale=1.0, init_scale=None, teacher_hidden=4,
@@ -997,12 +1057,23 @@ def teacher_network(n_data, n_features, n_hidden, *, target_scale=1.0, init_scal
     ``(model, theta0, held_out)``, ``held_out`` = ``(x, y)`` or None. Every
     random draw derives from ``seed``.
     """
+    target_scale = float(v.finite(v.scalar(target_scale, "target_scale"), "target_scale"))
+    if init_scale is not None:
+        init_scale = _scale(init_scale, "init_scale")
     x, y = synthetic_regression(n_data, n_features, 1, n_hidden=teacher_hidden, noise=noise, seed=seed)
     held_out = None
     if test_fraction is not None:
+        if x.shape[0] < 2:
+            raise DomainError(f"n_data must be >= 2 to hold out a test_fraction; got {x.shape[0]}")
         x, y, xt, yt = train_test_split(x, y, test_fraction, seed=seed)
-        held_out = (xt, target_scale * yt)
-    model = TwoLayerNetwork(x, target_scale * y, n_hidden)
+        with np.errstate(over="ignore"):
+            held_out = (xt, target_scale * yt)
+    with np.errstate(over="ignore"):
+        targets = target_scale * y
+    if not np.all(np.isfinite(targets)):
+        raise DomainError(f"target_scale times the teacher's targets must be finite; got target_scale = "
+                          f"{target_scale!r}, which overflows them")
+    model = TwoLayerNetwork(x, targets, n_hidden)
     return model, model.initial(seed, scale=init_scale), held_out
 
 
@@ -1028,7 +1099,7 @@ def train_test_split(x, y, test_fraction=0.25, *, seed=0):
     n = x.shape[0]
     if n < 2:
         raise DomainError(f"x must hold at least 2 examples to split; got {n}")
-    f = v.as_float(test_fraction, "test_fraction")
+    f = v.scalar(test_fraction, "test_fraction")
     v.require(f, (f > 0) & (f < 1), "test_fraction", "in (0, 1)")
     n_test = min(max(int(round(float(f) * n)), 1), n - 1)
     perm = _generator(seed, "train_test_split").permutation(n)
@@ -1063,15 +1134,17 @@ def trained_spectrum(model: MinimalLossModel, theta0=None, *, seed=0, gtol=1e-8,
     dense Hessian is ``model.hessian`` or, without it, assembled from ``P``
     Hessian-vector products; a model without ``initial`` needs ``theta0``.
     """
+    _models.require_minimal(model)
     if theta0 is None:
         if not hasattr(model, "initial"):
             raise _models.missing_method(model, "initial", "trained_spectrum without theta0")
         theta0 = model.initial(seed)
-    theta0 = _models.as_theta(model, theta0)
+    theta0 = _models.as_theta(model, theta0, "theta0")
     max_iter = v.as_int(max_iter, "max_iter", 1)
+    gtol = float(v.positive(v.scalar(gtol, "gtol"), "gtol"))
     with single_threaded_blas():  # small dense problems: BLAS threads only contend
         res = optimize.minimize(model.loss, theta0, jac=model.gradient, method="L-BFGS-B",
-                                options=dict(maxiter=max_iter, gtol=float(gtol), ftol=0.0, maxcor=30))
+                                options=dict(maxiter=max_iter, gtol=gtol, ftol=0.0, maxcor=30))
         theta = res.x
         h = _models.dense_hessian(model, theta)
         eig = np.linalg.eigvalsh(0.5 * (h + h.T))

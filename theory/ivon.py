@@ -70,6 +70,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
+from ._deprecate import renamed_keywords
+from ._exact import rational
 from .errors import DomainError
 
 __all__ = [
@@ -101,37 +103,55 @@ def ivon_init(mean, hess_init=1.0):
     """
     m = v.finite(mean, "mean")
     h0 = v.positive(hess_init, "hess_init")
+    _fits_mean(h0, m, "hess_init")
     return IVONState(m.copy(), np.broadcast_to(h0, m.shape).astype(float), np.zeros_like(m), 0)
+
+
+def _fits_mean(x, m, name):
+    """DomainError unless ``x`` is a scalar or broadcasts to ``m.shape`` without enlarging it."""
+    try:
+        ok = np.broadcast_shapes(m.shape, np.shape(x)) == m.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise DomainError(f"{name} must be a scalar or broadcast to the shape of mean {m.shape}; "
+                          f"got shape {np.shape(x)}")
 
 
 def _hess_inputs(h, delta):
     h = v.finite(h, "hess")
     delta = v.nonnegative(delta, "weight_decay", allow_inf=False)
+    v.broadcast_together(hess=h, weight_decay=delta)
     v.require(h, h + delta > 0, "hess", "> -weight_decay (the preconditioner h + weight_decay must be > 0)")
     return h, delta
 
 
-def preconditioner(h, delta):
+@renamed_keywords(h="hess", delta="weight_decay")
+def preconditioner(hess, weight_decay):
     r"""IVON's preconditioner :math:`p = h + \delta` (Algorithm 1, the denominator of the mean update).
 
     Parameters
     ----------
-    h : array_like
-        Hessian estimate, finite, with :math:`h + \delta > 0`.
-    delta : array_like
+    hess : array_like
+        Hessian estimate :math:`h`, finite, with :math:`h + \delta > 0`.
+    weight_decay : array_like
         Weight decay :math:`\delta \ge 0`, finite.
+
+    The keywords ``h=`` and ``delta=`` (the former names) are accepted with a
+    DeprecationWarning.
     """
-    h, delta = _hess_inputs(h, delta)
+    h, delta = _hess_inputs(hess, weight_decay)
     return v.scalar_out(h + delta, h, delta)
 
 
-def posterior_std(h, delta, ess):
+@renamed_keywords(h="hess", delta="weight_decay")
+def posterior_std(hess, weight_decay, ess):
     r"""Posterior standard deviation :math:`\sigma = 1/\sqrt{\lambda(h + \delta)}` (Algorithm 1, last line).
 
     Parameters
     ----------
-    h, delta
-        As in :func:`preconditioner`.
+    hess, weight_decay
+        :math:`h` and :math:`\delta`, as in :func:`preconditioner`.
     ess : array_like
         Effective sample size :math:`\lambda`, finite and > 0 (typically the
         number of training examples).
@@ -139,10 +159,13 @@ def posterior_std(h, delta, ess):
     Notes
     -----
     Formed as :math:`1/(\sqrt\lambda\,\sqrt{h+\delta})`, so the product
-    :math:`\lambda(h+\delta)` is never formed (no over- or underflow).
+    :math:`\lambda(h+\delta)` is never formed (no over- or underflow). The
+    keywords ``h=`` and ``delta=`` (the former names) are accepted with a
+    DeprecationWarning.
     """
-    h, delta = _hess_inputs(h, delta)
+    h, delta = _hess_inputs(hess, weight_decay)
     ess = v.positive(ess, "ess")
+    v.broadcast_together(hess=h, weight_decay=delta, ess=ess)
     with np.errstate(over="ignore", divide="ignore"):
         out = 1.0 / (np.sqrt(ess) * np.sqrt(h + delta))
     return v.scalar_out(out, h, delta, ess)
@@ -157,6 +180,12 @@ def ivon_sample(mean, hess, noise, *, ess, weight_decay):
     m = v.finite(mean, "mean")
     eps = v.finite(noise, "noise")
     sigma = np.asarray(posterior_std(hess, weight_decay, ess))
+    v.broadcast_together(mean=m, noise=eps, posterior_std=sigma)
+    shape = np.broadcast_shapes(m.shape, sigma.shape)
+    if shape != m.shape or eps.shape[eps.ndim - m.ndim:] != m.shape:
+        raise DomainError(f"hess, ess, weight_decay must broadcast to the shape of mean {m.shape} and noise must "
+                          f"have shape {m.shape} or (S,) + {m.shape}; got posterior std of shape {sigma.shape} and "
+                          f"noise of shape {eps.shape}")
     return m + sigma * eps
 
 
@@ -210,7 +239,11 @@ def ivon_step(state: IVONState, grad, noise, *, lr, ess, beta1=0.9, beta2=0.9999
     Returns
     -------
     IVONState
-        The state after the step (``step`` incremented by one).
+        The state after the step (``step`` incremented by one). Where the
+        float evaluation over- or underflows (a gradient near the float
+        limit), that coordinate is recomputed in exact rational arithmetic
+        and rounded once: a Hessian estimate beyond the float range is
+        ``inf``, its limit, and the mean step there is 0.
 
     References
     ----------
@@ -218,10 +251,13 @@ def ivon_step(state: IVONState, grad, noise, *, lr, ess, beta1=0.9, beta2=0.9999
     implementation ``team-approx-bayes/ivon`` (``IVON._update``,
     ``_new_momentum``, ``_new_hess``, ``_new_param_averages``).
     """
-    m = v.finite(state.mean, "mean")
-    h, delta = _hess_inputs(state.hess, weight_decay)
-    gm = v.finite(state.momentum, "momentum")
-    t = v.as_int(state.step, "step", 0) + 1
+    if not (isinstance(state, tuple) and len(state) == 4):
+        raise TypeError(f"state must be an IVONState (mean, hess, momentum, step), e.g. from ivon_init; "
+                        f"got {type(state).__name__}")
+    m = v.finite(state.mean if isinstance(state, IVONState) else state[0], "mean")
+    h, delta = _hess_inputs(state[1], weight_decay)
+    gm = v.finite(state[2], "momentum")
+    t = v.as_int(state[3], "step", 0) + 1
     ghat = v.finite(grad, "grad")
     eps = v.finite(noise, "noise")
     lr = v.positive(lr, "lr")
@@ -231,6 +267,10 @@ def ivon_step(state: IVONState, grad, noise, *, lr, ess, beta1=0.9, beta2=0.9999
     b2 = v.as_float(beta2, "beta2")
     v.require(b2, (b2 >= 0) & (b2 <= 1), "beta2", "in [0, 1]")
     clip = v.positive(clip_radius, "clip_radius", allow_inf=True)
+    debias = v.flag(debias, "debias")
+    hyper = dict(lr=lr, ess=ess, beta1=b1, beta2=b2, weight_decay=delta, clip_radius=clip)
+    for name, x in hyper.items():  # one value, or one per coordinate of mean: never a larger state
+        _fits_mean(x, m, name)
     if ghat.shape != eps.shape:
         raise DomainError(f"noise must have the shape of grad {ghat.shape}; got {eps.shape}")
     if ghat.shape == m.shape:
@@ -238,19 +278,59 @@ def ivon_step(state: IVONState, grad, noise, *, lr, ess, beta1=0.9, beta2=0.9999
     elif ghat.shape[1:] != m.shape:
         raise DomainError(f"grad must have shape {m.shape} or (S,) + {m.shape}; got {ghat.shape}")
     if h.shape != m.shape or gm.shape != m.shape:
-        raise DomainError("hess and momentum must have the shape of mean")
+        raise DomainError(f"hess and momentum must have the shape of mean {m.shape}; got {h.shape} and {gm.shape}")
 
-    p = h + delta
-    inv_sigma = np.sqrt(ess) * np.sqrt(p)                     # 1/sigma of the draw
-    g_avg = ghat.mean(axis=0)
-    hhat = (ghat * eps).mean(axis=0) * inv_sigma              # g (theta - m) / sigma^2, averaged
-    momentum = b1 * gm + (1.0 - b1) * g_avg
-    hess = b2 * h + (1.0 - b2) * hhat + 0.5 * (1.0 - b2) ** 2 * (h - hhat) ** 2 / p
-    debias_factor = 1.0 - b1 ** t if debias else 1.0
-    step = (momentum / debias_factor + delta * m) / (hess + delta)
-    step = np.clip(step, -clip, clip)
-    mean = m - lr * step
+    with np.errstate(over="ignore", invalid="ignore"):
+        p = h + delta
+        inv_sigma = np.sqrt(ess) * np.sqrt(p)                     # 1/sigma of the draw
+        g_avg = ghat.mean(axis=0)
+        hhat = (ghat * eps).mean(axis=0) * inv_sigma              # g (theta - m) / sigma^2, averaged
+        momentum = b1 * gm + (1.0 - b1) * g_avg
+        hess = b2 * h + (1.0 - b2) * hhat + 0.5 * (1.0 - b2) ** 2 * (h - hhat) ** 2 / p
+        debias_factor = 1.0 - b1 ** t if debias else 1.0
+        step = (momentum / debias_factor + delta * m) / (hess + delta)
+        step = np.clip(step, -clip, clip)
+        mean = m - lr * step
+    bad = ~(np.isfinite(momentum) & np.isfinite(hess) & np.isfinite(mean))
+    if bad.any():  # an intermediate over- or underflowed: redo those coordinates exactly
+        mean, hess, momentum = (np.array(a, dtype=float) for a in (mean, hess, momentum))
+        for idx in zip(*np.nonzero(bad)) if m.ndim else [()]:
+            at = [np.broadcast_to(x, m.shape)[idx] for x in (lr, b1, b2, delta, clip, debias_factor)]
+            mean[idx], hess[idx], momentum[idx] = _exact_step(
+                m[idx], h[idx], gm[idx], ghat[(slice(None),) + idx], eps[(slice(None),) + idx],
+                np.broadcast_to(inv_sigma, m.shape)[idx], *at)
     return IVONState(mean, hess, momentum, t)
+
+
+def _exact_step(m, h, gm, ghat, eps, inv_sigma, lr, b1, b2, delta, clip, debias_factor):
+    """One coordinate of :func:`ivon_step` in exact rational arithmetic, rounded once at the end.
+
+    Used where the float evaluation over- or underflows: a Hessian estimate
+    beyond the float range is returned as ``inf`` (its limit; the mean step is
+    then 0), a mean beyond it as ``+-inf``.
+    """
+    from fractions import Fraction as F
+
+    from ._exact import _to_float
+
+    # the coefficients as the float evaluation rounds them: 1 - beta1, 1 - beta2, (1 - beta2)^2 / 2
+    c1, c2, c3 = (F(float(x)) for x in (1.0 - b1, 1.0 - b2, 0.5 * (1.0 - b2) ** 2))
+    m, h, gm, inv_sigma, lr, b1, b2, delta = (F(float(x)) for x in (m, h, gm, inv_sigma, lr, b1, b2, delta))
+    size = len(ghat)
+    g_avg = sum(F(float(g)) for g in ghat) / size
+    hhat = sum(F(float(g)) * F(float(e)) for g, e in zip(ghat, eps)) / size * inv_sigma
+    momentum = b1 * gm + c1 * g_avg
+    p = h + delta
+    hess = b2 * h + c2 * hhat + c3 * (h - hhat) ** 2 / p
+    hess_f = _to_float(hess)
+    if hess + delta <= 0 or not np.isfinite(hess_f):
+        # h + delta <= 0 cannot happen: the correction term keeps h_+ + delta > 0 (AM-GM); an overflowing
+        # Hessian makes the preconditioned step vanish
+        return float(m), hess_f, _to_float(momentum)
+    step = (momentum / F(float(debias_factor)) + delta * m) / (hess + delta)
+    if np.isfinite(clip):
+        step = max(-F(float(clip)), min(F(float(clip)), step))
+    return _to_float(m - lr * step), hess_f, _to_float(momentum)
 
 
 def adaptive_threshold(lr, beta1=0.0):
@@ -339,12 +419,22 @@ def adaptive_spectral_radius(sharpness, lr, beta1=0.0):
     lr = v.positive(lr, "lr")
     b1 = v.as_float(beta1, "beta1")
     v.require(b1, (b1 >= 0) & (b1 < 1), "beta1", "in [0, 1)")
-    b = 1.0 + b1 - (1.0 - b1) * lr * s
-    disc = b * b - 4.0 * b1
-    real = np.maximum(disc, 0.0)
-    # real roots: (b +- sqrt(disc))/2, the larger modulus is (|b| + sqrt(disc))/2;
-    # complex roots: modulus sqrt(beta1)
-    out = np.where(disc >= 0, 0.5 * (np.abs(b) + np.sqrt(real)), np.sqrt(b1))
+    v.broadcast_together(sharpness=s, lr=lr, beta1=b1)
+    b = rational(lambda b1, r, s: 1 + b1 - (1 - b1) * r * s, b1, lr, s)
+    disc = rational(lambda b1, r, s: (1 + b1 - (1 - b1) * r * s) ** 2 - 4 * b1, b1, lr, s)
+    # |b| - 1 - beta1, whose sign is that of rho - 1 on the real branch, formed without cancellation
+    gap = np.where(b >= 0, rational(lambda b1, r, s: -(1 - b1) * r * s, b1, lr, s),
+                   rational(lambda b1, r, s: (1 - b1) * r * s - 2 * (1 + b1), b1, lr, s))
+    with np.errstate(over="ignore", invalid="ignore"):
+        ab = np.abs(b)
+        root = np.where(np.isfinite(disc), np.sqrt(np.maximum(disc, 0.0)), ab)  # |b| > 1e154: sqrt(disc) = |b|
+        real = 0.5 * ab + 0.5 * root  # real roots: (|b| + sqrt(disc))/2, a sum of two terms >= 0
+    # complex roots: modulus sqrt(beta1) < 1
+    out = np.where(disc >= 0, real, np.sqrt(b1))
+    # round toward the exact side of 1 (rho - 1 has the sign of gap on the real branch)
+    below, above = (disc >= 0) & (gap < 0), (disc >= 0) & (gap > 0)
+    out = np.where(below & (out >= 1), np.nextafter(1.0, 0.0), np.where(above & (out <= 1), np.nextafter(1.0, 2.0),
+                                                                         np.where((disc >= 0) & (gap == 0), 1.0, out)))
     return v.scalar_out(out, sharpness, lr, beta1)
 
 

@@ -136,8 +136,10 @@ def sgld_escape_time(delta_loss, hess_min, hess_saddle, temperature, *, log=Fals
     Haenggi, Talkner and Borkovec (1990), Eq. (4.56); in this form Xie, Sato
     and Sugiyama (ICLR 2021), Theorem 3.1.
     """
+    log = v.flag(log, "log")
     dl = v.positive(delta_loss, "delta_loss")
     t = v.positive(temperature, "temperature")
+    v.broadcast_together(delta_loss=dl, temperature=t)
     a = _spectrum(hess_min, "hess_min")
     b = _spectrum(hess_saddle, "hess_saddle")
     if np.any(a <= 0):
@@ -179,19 +181,51 @@ def escape_time_1d(delta_loss, hess_min, hess_saddle, diffusion_min, diffusion_s
 
     All arguments broadcast; ``hess_saddle`` may be given negative or as its
     magnitude; ``diffusion_saddle`` defaults to ``diffusion_min``; ``s`` in (0, 1).
+    Where :math:`\Delta L/D` overflows (or, in :func:`sgd_escape_time` and
+    :func:`mixed_escape_time`, where :math:`D = \frac{\mathrm{lr}}{2B}H` under-
+    or overflows while lr and H do not), the exponent and the prefactor are
+    formed from :math:`\log D`, so ``log=True`` gives the value (or +inf beyond
+    the float range).
     """
-    dl = v.positive(delta_loss, "delta_loss")
-    ha = v.positive(hess_min, "hess_min")
-    hb = np.abs(v.finite(hess_saddle, "hess_saddle"))
-    v.require(hb, hb > 0, "hess_saddle", "nonzero (the escape direction must be unstable at the saddle)")
+    log = v.flag(log, "log")
     da = v.positive(diffusion_min, "diffusion_min")
     db = da if diffusion_saddle is None else v.positive(diffusion_saddle, "diffusion_saddle")
+    return _escape_time_1d(delta_loss, hess_min, hess_saddle, (da, None), (db, None), s, log, convention,
+                           _stacklevel + 1, names=("hess_min", "hess_saddle"))
+
+
+def _escape_time_1d(delta_loss, hess_min, hess_saddle, diff_min, diff_saddle, s, log, convention, stacklevel,
+                    names):
+    """:func:`escape_time_1d` with each diffusion given as ``(D, log D)``; ``log D`` None when ``D`` is exact.
+
+    Where a diffusion is not a normal positive float (it under- or overflowed
+    while the inputs it was built from did not), the exponent and the
+    prefactor are computed from its logarithm.
+    """
+    dl = v.positive(delta_loss, "delta_loss")
+    ha = v.positive(hess_min, names[0])
+    hb = np.abs(v.finite(hess_saddle, names[1]))
+    v.require(hb, hb > 0, names[1], "nonzero (the escape direction must be unstable at the saddle)")
     s = v.finite(s, "s")
     v.require(s, (s > 0) & (s < 1), "s", "in (0, 1)")
-    exponent = dl * (s / da + (1 - s) / db)
-    _warn_if_shallow(exponent, "the exponent dL (s/D_a + (1-s)/D_b)", stacklevel=_stacklevel)
+    (da, log_da), (db, log_db) = diff_min, diff_saddle
+    shape_names = {"delta_loss": dl, names[0]: ha, names[1]: hb, "s": s}
+    v.broadcast_together(**shape_names, diffusion_min=da, diffusion_saddle=db)
     sign = {"hk": 0.5, "ito": -0.5}[_convention(convention)]
-    out = np.log(2 * np.pi) - 0.5 * (np.log(ha) + np.log(hb)) + sign * (np.log(da) - np.log(db)) + exponent
+    tiny = np.finfo(float).tiny
+    with np.errstate(all="ignore"):
+        exponent = dl * (s / da + (1 - s) / db)
+        log_ratio = np.log(da) - np.log(db)
+        exact = (np.isfinite(da) & (da >= tiny) & np.isfinite(db) & (db >= tiny) & np.isfinite(exponent))
+        if not np.all(exact):
+            lda = np.log(da) if log_da is None else log_da
+            ldb = np.log(db) if log_db is None else log_db
+            ldl = np.log(dl)
+            scaled = s * np.exp(ldl - lda) + (1 - s) * np.exp(ldl - ldb)
+            exponent = np.where(exact, exponent, scaled)
+            log_ratio = np.where(exact, log_ratio, lda - ldb)
+    _warn_if_shallow(exponent, "the exponent dL (s/D_a + (1-s)/D_b)", stacklevel=stacklevel)
+    out = np.log(2 * np.pi) - 0.5 * (np.log(ha) + np.log(hb)) + sign * log_ratio + exponent
     with np.errstate(over="ignore"):
         return v.scalar_out(out if log else np.exp(out), dl, ha, hb, da, db, s)
 
@@ -252,12 +286,17 @@ def sgd_escape_time(delta_loss, hess_min_escape, hess_saddle_escape, lr, batch_s
     first-passage time in the Ito and Haenggi-Klimontovich conventions
     (:func:`escape_time_1d`).
     """
+    log = v.flag(log, "log")
     lr, b = _sgd_inputs(lr, batch_size)
     ha = v.positive(hess_min_escape, "hess_min_escape")
     hb = np.abs(v.finite(hess_saddle_escape, "hess_saddle_escape"))
     v.require(hb, hb > 0, "hess_saddle_escape", "nonzero")
-    return escape_time_1d(delta_loss, ha, hb, lr * ha / (2 * b), lr * hb / (2 * b), s, log=log,
-                          convention=convention, _stacklevel=4)
+    v.broadcast_together(hess_min_escape=ha, hess_saddle_escape=hb, lr=lr, batch_size=b)
+    with np.errstate(all="ignore"):
+        da, db = lr * ha / (2 * b), lr * hb / (2 * b)
+        scale = np.log(lr) - np.log(2 * b)
+    return _escape_time_1d(delta_loss, ha, hb, (da, np.log(ha) + scale), (db, np.log(hb) + scale), s, log,
+                           convention, 4, names=("hess_min_escape", "hess_saddle_escape"))
 
 
 def mixed_escape_time(delta_loss, hess_min_escape, hess_saddle_escape, temperature, lr, batch_size, s=0.5, *,
@@ -271,12 +310,20 @@ def mixed_escape_time(delta_loss, hess_min_escape, hess_saddle_escape, temperatu
     :math:`\sqrt{\det}` factor of the SGLD prefactor (exact in 1-D).
     ``convention`` (default ``"ito"``) as in :func:`sgd_escape_time`.
     """
+    log = v.flag(log, "log")
     lr, b = _sgd_inputs(lr, batch_size)
     t = v.nonnegative(temperature, "temperature", allow_inf=False)
     ha = v.positive(hess_min_escape, "hess_min_escape")
     hb = np.abs(v.finite(hess_saddle_escape, "hess_saddle_escape"))
-    return escape_time_1d(delta_loss, ha, hb, t + lr * ha / (2 * b), t + lr * hb / (2 * b), s, log=log,
-                          convention=convention, _stacklevel=4)
+    v.require(hb, hb > 0, "hess_saddle_escape", "nonzero")
+    v.broadcast_together(hess_min_escape=ha, hess_saddle_escape=hb, temperature=t, lr=lr, batch_size=b)
+    with np.errstate(all="ignore"):
+        da, db = t + lr * ha / (2 * b), t + lr * hb / (2 * b)
+        scale = np.log(lr) - np.log(2 * b)
+        log_t = np.log(t)
+    return _escape_time_1d(delta_loss, ha, hb, (da, np.logaddexp(log_t, np.log(ha) + scale)),
+                           (db, np.logaddexp(log_t, np.log(hb) + scale)), s, log, convention, 4,
+                           names=("hess_min_escape", "hess_saddle_escape"))
 
 
 def escape_rate(escape_time):
@@ -292,7 +339,11 @@ def total_rate(rates, axis=-1):
     :math:`p` is :math:`\gamma_p/\gamma`.
     """
     r = v.nonnegative(rates, "rates", allow_inf=False)
-    return v.scalar_out(np.sum(r, axis=axis), np.sum(r, axis=axis))
+    axis = v.as_int(axis, "axis")
+    r = _valley_axis(r, axis, "rates")
+    with np.errstate(over="ignore"):
+        total = np.sum(r, axis=axis)
+    return v.scalar_out(total, total)
 
 
 def selection_probability(escape_times, axis=-1, *, log=False):
@@ -300,20 +351,45 @@ def selection_probability(escape_times, axis=-1, *, log=False):
 
     A valley is occupied in proportion to the time it takes to leave it (the
     theory's minima-selection law). With ``log=True`` the inputs are
-    :math:`\log\tau` (a softmax, stable for barriers of any height).
+    :math:`\log\tau` (a softmax, stable for barriers of any height). A
+    scalar is one valley (probability 1.0, a float); times whose sum overflows
+    are divided by the largest first.
     """
+    log = v.flag(log, "log")
+    axis = v.as_int(axis, "axis")
+    raw = escape_times
     if log:
-        lt = v.finite(escape_times, "escape_times")
+        lt = v.nonempty(v.finite(escape_times, "escape_times"), "escape_times")
+        lt = _valley_axis(lt, axis)
         m = np.max(lt, axis=axis, keepdims=True)
         w = np.exp(lt - m)
-        return w / np.sum(w, axis=axis, keepdims=True)
-    tau = v.positive(escape_times, "escape_times", allow_inf=True)
+        return _one_valley(w / np.sum(w, axis=axis, keepdims=True), raw)
+    tau = v.nonempty(v.positive(escape_times, "escape_times", allow_inf=True), "escape_times")
+    tau = _valley_axis(tau, axis)
     n_inf = np.sum(np.isinf(tau), axis=axis, keepdims=True)
     if np.any(n_inf > 1):
         raise DomainError("escape_times: more than one infinite time makes the probabilities indeterminate")
-    with np.errstate(invalid="ignore"):
-        p = tau / np.sum(tau, axis=axis, keepdims=True)
-    return np.where(n_inf == 1, np.isinf(tau).astype(float), p)
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = np.sum(tau, axis=axis, keepdims=True)
+        p = tau / total
+        overflow = np.isinf(total) & (n_inf == 0)
+        if np.any(overflow):  # the sum overflowed: divide by the largest time first
+            scaled = tau / np.max(tau, axis=axis, keepdims=True)
+            p = np.where(overflow, scaled / np.sum(scaled, axis=axis, keepdims=True), p)
+    return _one_valley(np.where(n_inf == 1, np.isinf(tau).astype(float), p), raw)
+
+
+def _valley_axis(arr, axis: int, name: str = "escape_times"):
+    """``arr`` with at least one axis (a scalar is one valley), ``axis`` checked against it."""
+    arr = np.atleast_1d(arr)
+    if not -arr.ndim <= axis < arr.ndim:
+        raise DomainError(f"axis must be in [{-arr.ndim}, {arr.ndim}) for {name} of shape {arr.shape}; got {axis}")
+    return arr
+
+
+def _one_valley(p, raw):
+    """A Python float for a scalar input (one valley: probability 1), else the array."""
+    return float(p[0]) if np.ndim(raw) == 0 else p
 
 
 def finite_temperature_factor(temperature, hess_min, hess_saddle, third_min=0.0, fourth_min=0.0,
@@ -331,6 +407,11 @@ def finite_temperature_factor(temperature, hess_min, hess_saddle, third_min=0.0,
     :math:`O(T/\Delta L)` error of :func:`sgld_escape_time` into
     :math:`O((T/\Delta L)^2)`; e.g. for :math:`U = x^4/4 - x^2/2`, :math:`c = 3/2`.
 
+    All arguments broadcast together. Where a term's parts over- or underflow
+    (e.g. :math:`U_a''^3` for a tiny curvature), each term of :math:`cT` is
+    formed from logarithms, so the result is the limit (a term with a zero
+    derivative is 0; a sum beyond the float range is a signed inf), never NaN.
+
     References
     ----------
     Laplace's method to second order, e.g. C. M. Bender and S. A. Orszag,
@@ -342,8 +423,43 @@ def finite_temperature_factor(temperature, hess_min, hess_saddle, third_min=0.0,
     v.require(hb, hb > 0, "hess_saddle", "nonzero")
     a3, a4 = v.finite(third_min, "third_min"), v.finite(fourth_min, "fourth_min")
     b3, b4 = v.finite(third_saddle, "third_saddle"), v.finite(fourth_saddle, "fourth_saddle")
-    c = 5 * a3**2 / (24 * ha**3) - a4 / (8 * ha**2) + 5 * b3**2 / (24 * hb**3) + b4 / (8 * hb**2)
-    return v.scalar_out(1.0 + c * t, t, ha, hb)
+    named = dict(temperature=t, hess_min=ha, hess_saddle=hb, third_min=a3, fourth_min=a4, third_saddle=b3,
+                 fourth_saddle=b4)
+    shape = v.broadcast_together(**named)
+    tiny = np.finfo(float).tiny
+    with np.errstate(all="ignore"):
+        parts = [(5 * a3**2, 24 * ha**3), (-a4, 8 * ha**2), (5 * b3**2, 24 * hb**3), (b4, 8 * hb**2)]
+        c = sum(num / den for num, den in parts)
+        out = 1.0 + c * t
+        # every numerator, denominator and the product normal (or an exact zero numerator): the direct sum is exact
+        exact = np.isfinite(out) & np.isfinite(c * t)
+        for num, den in parts:
+            exact &= np.isfinite(den) & (den >= tiny) & np.isfinite(num) & ((num == 0) | (np.abs(num) >= tiny))
+        if not np.all(exact):
+            out = np.where(exact, out, _scaled_factor(t, ha, hb, a3, a4, b3, b4))
+    return v.scalar_out(np.broadcast_to(out, shape).copy() if np.shape(out) != shape else out, *named.values())
+
+
+def _scaled_factor(t, ha, hb, a3, a4, b3, b4):
+    r"""``1 + c T`` of :func:`finite_temperature_factor` with each term of ``c T`` formed from logarithms.
+
+    A term is :math:`\pm k\,|u|^p T / U''^q`; its log never overflows, and the
+    terms are summed after factoring out the largest, so the result is the
+    correctly rounded limit (0 terms drop out, an infinite sum is signed inf).
+    """
+    log_t, log_ha, log_hb = np.log(t), np.log(ha), np.log(hb)
+    terms = [(np.log(5 / 24) + 2 * np.log(np.abs(a3)) - 3 * log_ha, np.where(a3 == 0, 0.0, 1.0)),
+             (np.log(1 / 8) + np.log(np.abs(a4)) - 2 * log_ha, -np.sign(a4)),
+             (np.log(5 / 24) + 2 * np.log(np.abs(b3)) - 3 * log_hb, np.where(b3 == 0, 0.0, 1.0)),
+             (np.log(1 / 8) + np.log(np.abs(b4)) - 2 * log_hb, np.sign(b4))]
+    logs = [np.where(sign == 0, -np.inf, lg + log_t) for lg, sign in terms]
+    top = np.max(np.stack(np.broadcast_arrays(*logs)), axis=0)
+    top = np.where(np.isfinite(top), top, 0.0)
+    rest = sum(sign * np.exp(lg - top) for lg, (_, sign) in zip(logs, terms))
+    # 1 + rest e^top, without forming e^top where it overflows (then the 1 is negligible)
+    big = top > 700.0
+    return np.where(big, rest * np.exp(np.where(big, top - 700.0, 0.0)) * np.exp(700.0),
+                    1.0 + rest * np.exp(np.where(big, 0.0, top)))
 
 
 _CONVENTIONS = {"ito": "ito", "hanggi": "hk", "hk": "hk", "hanggi-klimontovich": "hk", "isothermal": "hk"}
@@ -411,7 +527,10 @@ def mean_first_passage_time(potential, start, end, temperature, diffusion=None, 
         :math:`x_0` and the absorbing point :math:`x_1` (either side of
         :math:`x_0`; ``end == start`` gives 0).
     temperature : float
-        :math:`T > 0`, the diffusion scale.
+        :math:`T > 0`, the diffusion scale. Any value for which :math:`U/T` is
+        finite on the path and :math:`e^{-U/T}` falls by :math:`e^{-80}` on the
+        reflecting side before :math:`U` overflows; outside that range a
+        ``DomainError`` states the bound.
     diffusion : callable, optional
         Dimensionless profile :math:`d(x) > 0` (default 1). For SGD take
         ``temperature = lr/(2B)`` and :math:`d` the curvature model (e.g. the
@@ -457,16 +576,20 @@ def mean_first_passage_time(potential, start, end, temperature, diffusion=None, 
     if isinstance(potential, (int, float, np.ndarray)):
         raise TypeError("potential must be a vectorised callable U(x) or a 1-D Landscape")
     u, du = _as_potential(potential)
-    x0 = float(v.finite(start, "start"))
-    x1 = float(v.finite(end, "end"))
-    t = float(v.positive(temperature, "temperature"))
+    x0 = float(v.finite(v.scalar(start, "start"), "start"))
+    x1 = float(v.finite(v.scalar(end, "end"), "end"))
+    t = float(v.positive(v.scalar(temperature, "temperature"), "temperature"))
+    log = v.flag(log, "log")
+    require_barrier = v.flag(require_barrier, "require_barrier")
+    if gradient is not None and not callable(gradient):
+        raise TypeError("gradient must be a callable U'(x)")
     conv = _convention(convention)
     if diffusion is not None and not callable(diffusion):
         raise TypeError("diffusion must be a callable d(x) > 0")
     grad = gradient if gradient is not None else du
     if diffusion is not None and grad is None:
         raise DomainError("gradient (U') is needed with a position-dependent diffusion; pass gradient=...")
-    pts = [float(p) for p in np.atleast_1d(v.finite(points, "points"))] if np.size(points) else []
+    pts = [float(p) for p in np.atleast_1d(v.finite(points, "points")).ravel()] if np.size(points) else []
     if x0 == x1:
         return Computed(-np.inf if log else 0.0, 0.0, "start == end", {"panels": 0})
     if require_barrier and not _reaches_barrier(u, grad, x0, x1):

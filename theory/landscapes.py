@@ -27,6 +27,12 @@ of simulations over many walkers: a few in-place passes per block of rows (so
 that they run in cache), coefficients folded, and no temporary of the array's
 size (:class:`DoubleWellND` with coupling uses one of shape ``x.shape[:-1]``,
 per block).
+
+Points: every method takes ``x`` (or ``minimum``, ``saddle``) as one point or
+a batch of shape ``(..., dim)`` of finite real numbers; anything else (NaN,
+inf, complex, bools, strings, ragged or wrong lengths) is refused with an
+error that names the argument. A loss that overflows for a finite point is
+inf; where overflowing terms would cancel to NaN the point is refused.
 """
 
 from __future__ import annotations
@@ -59,16 +65,81 @@ _MAX_ENUMERATED = 1 << 16
 # -- helpers -------------------------------------------------------------------
 
 
-def _points(x, dim: int):
-    """(xp, x) with ``x`` an array of the input's namespace, floating, of shape (..., dim)."""
+def _points(x, dim: int, name: str = "x", check: bool = True):
+    """(xp, x): ``x`` a point or a batch of points of dimension ``dim``, as a floating array of its namespace.
+
+    The one validation of every landscape method's point argument: a real
+    numeric array (bools, complex numbers, strings and objects refused with a
+    TypeError naming ``name``) of shape ``(..., dim)``, finite (DomainError
+    naming ``name`` otherwise). Float arrays keep their precision, integers
+    become float64. ``check=False`` skips the finiteness pass (the inner loops
+    of simulators, which test their walkers for divergence themselves).
+    """
     xp = get_backend(None, x).xp
-    x = xp.asarray(x)
-    if x.dtype.kind != "f":
-        x = x.astype(xp.float64)
-    if x.ndim == 0 or x.shape[-1] != dim:
-        raise DomainError(f"x must have shape (..., {dim}), its last axis the coordinates; "
-                          f"got shape {tuple(x.shape)}")
-    return xp, x
+    if xp is np:
+        try:
+            arr = np.asarray(x)
+        except ValueError:
+            raise TypeError(f"{name} must be a point or an array of points of shape (..., {dim}); got a "
+                            f"ragged sequence") from None
+    else:
+        arr = xp.asarray(x)
+    kind = arr.dtype.kind
+    if kind == "b":
+        raise TypeError(f"{name} must hold real numbers, not bools")
+    if kind == "c":
+        raise TypeError(f"{name} must be real; got a complex value")
+    if kind not in "iuf":
+        raise TypeError(f"{name} must be a point or an array of points of real numbers; got {type(x).__name__} "
+                        f"of dtype {arr.dtype}")
+    if kind != "f":
+        arr = arr.astype(xp.float64)
+    if arr.ndim == 0 or arr.shape[-1] != dim:
+        raise DomainError(f"{name} must have shape (..., {dim}), its last axis the coordinates; "
+                          f"got shape {tuple(arr.shape)}")
+    # a finite sum proves every entry finite without a temporary of the array's size
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(xp.sum(arr)) if check and arr.size else 0.0
+    if not math.isfinite(total) and not bool(xp.isfinite(arr).all()):
+        bad = arr[~xp.isfinite(arr)]
+        raise DomainError(f"{name} must be finite; got {float(bad.ravel()[0])!r}")
+    return xp, arr
+
+
+def _no_nan(result, xp, name: str = "x"):
+    """``result`` unless it holds NaN: an indeterminate form (inf - inf, 0 inf) where terms overflowed."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(xp.sum(result)) if result.size else 0.0
+    if math.isnan(total) and bool(xp.isnan(result).any()):
+        raise DomainError(f"{name} is too far out: terms of the loss overflow there and their sum is "
+                          f"indeterminate; take |{name}| smaller")
+    return result
+
+
+def _probe(distance: float) -> float:
+    """Step off a saddle towards (or away from) a minimum at ``distance``: 1e-3 (of the distance beyond 1),
+    and 1e-3 of the distance itself where 1e-3 would reach half-way (landscapes on scales far below 1)."""
+    step = 1e-3 * max(1.0, distance)
+    return step if step < 0.5 * distance else 1e-3 * distance
+
+
+def _index(i, name: str, n: int) -> int:
+    """``i`` as an index into a list of ``n`` items (negative from the end), or a DomainError naming ``name``."""
+    if isinstance(i, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an index or a point, not a bool")
+    i = operator.index(i)
+    if not -n <= i < n:
+        raise DomainError(f"{name} must be an index in [{-n}, {n}) (there are {n}); got {i}")
+    return i
+
+
+def _is_index(i) -> bool:
+    return isinstance(i, (int, np.integer, bool, np.bool_))
+
+
+def _scalar(x, name: str) -> float:
+    """A real scalar parameter (TypeError naming ``name`` for arrays, bools, complex, strings)."""
+    return v.scalar(x, name)
 
 
 def _may_overlap(xp, a, b) -> bool:
@@ -232,7 +303,7 @@ class Route:
 
     def crossed(self, x) -> np.ndarray:
         """True where ``x`` lies beyond the hyperplane through the saddle normal to the escape direction."""
-        xp = get_backend(None, x).xp
+        xp, x = _points(x, int(np.size(self.direction)))
         return ((x - xp.asarray(self.saddle.x)) @ xp.asarray(self.direction)) > 0
 
 
@@ -262,8 +333,14 @@ class Landscape:
         temporary is used). Returns ``out`` (or a new array).
         """
         xp, x = _points(x, self.dim)
+        return _no_nan(self._gradient_out(xp, x, out), xp)
+
+    def _gradient_out(self, xp, x, out):
         if out is None:
             out = xp.empty_like(x)
+        elif not hasattr(out, "shape") or getattr(out.dtype, "kind", None) != "f":
+            raise TypeError(f"out must be a floating array of the shape of x, {tuple(x.shape)}; got "
+                            f"{type(out).__name__}")
         elif tuple(out.shape) != tuple(x.shape):
             raise DomainError(f"out must have the shape of x, {tuple(x.shape)}; got {tuple(out.shape)}")
         if _may_overlap(xp, x, out):
@@ -276,6 +353,19 @@ class Landscape:
 
     def _gradient_into(self, xp, x, out) -> None:
         raise NotImplementedError
+
+    def _step_gradient(self, x, out):
+        """:meth:`gradient` without the finiteness pass, for simulators' inner loops (they test divergence)."""
+        if type(self).gradient is not Landscape.gradient:
+            return self.gradient(x, out=out)
+        xp, x = _points(x, self.dim, check=False)
+        return self._gradient_out(xp, x, out)
+
+    def _step_basin(self, x):
+        """:meth:`basin` without the finiteness pass, for simulators' inner loops (they test divergence)."""
+        if type(self).basin.__module__ != __name__ or type(self)._basin is Landscape._basin:
+            return self.basin(x)
+        return self._basin(*_points(x, self.dim, check=False))
 
     def hessian(self, x):
         """The Hessian, shape (..., dim, dim)."""
@@ -294,14 +384,17 @@ class Landscape:
         escape time :math:`\tau` (see the escape docs page): Kramers' :math:`\tau`
         is the time to get well beyond the saddle.
         """
+        return self._basin(*_points(x, self.dim))
+
+    def _basin(self, xp, x):
         raise NotImplementedError(
             f"{type(self).__name__} has no basin labelling; stop escape runs with Route.crossed() "
             "(the hyperplane through the saddle) or by descend() from the walkers instead")
 
     # -- derived ----------------------------------------------------------
 
-    def _critical_point(self, x) -> CriticalPoint:
-        x = np.asarray(x, dtype=np.float64)
+    def _critical_point(self, x, name: str = "x") -> CriticalPoint:
+        x = np.asarray(self._point(x, name), dtype=np.float64)
         w, vecs = np.linalg.eigh(np.asarray(self.hessian(x)))
         return CriticalPoint(x, float(self.value(x)), w, vecs)
 
@@ -313,19 +406,70 @@ class Landscape:
         """Index-1 saddles (one negative eigenvalue): the passes between minima."""
         return [c for c in self.critical_points() if c.index == 1]
 
+    def _point(self, x, name: str) -> np.ndarray:
+        """One point of shape (dim,), finite (the argument ``name`` of a method)."""
+        _, x = _points(x, self.dim, name)
+        if x.shape != (self.dim,):
+            raise DomainError(f"{name} must be one point, of shape ({self.dim},); got shape {tuple(x.shape)}")
+        return x
+
     def descend(self, x, *, steps: int = 20_000, tol: float = 1e-13) -> CriticalPoint:
-        """The minimum reached by gradient flow (damped Newton near the end) from ``x``."""
-        x = np.array(x, dtype=np.float64)
+        """The minimum reached by gradient flow (damped Newton near the end) from ``x`` (one point, shape (dim,))."""
+        return self._descend(x, "x", v.as_int(steps, "steps", 1), float(v.positive(v.scalar(tol, "tol"), "tol")))
+
+    def _descend(self, x, name: str, steps: int = 20_000, tol: float = 1e-13) -> CriticalPoint:
+        x = x0 = np.array(self._point(x, name), dtype=np.float64)
+        prev, w_seen = None, 0.0
         for _ in range(steps):
-            g = np.asarray(self.gradient(x))
-            h = np.asarray(self.hessian(x))
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is handled just below
+                g = np.asarray(self.gradient(x))
+                h = np.asarray(self.hessian(x))
+                g_norm = np.linalg.norm(g)
+            if not (np.isfinite(g).all() and np.isfinite(h).all()):
+                if prev is None:
+                    raise DomainError(f"{name} is too far out: gradient flow from it leaves the floating-point "
+                                      f"range (the gradient or Hessian overflows at {x.tolist()})")
+                # the last step (scaled by a small local curvature) overshot: redo it on the largest curvature seen
+                x, g = prev
+                x, prev = x - g / max(1.0, w_seen), None
+                continue
             w = np.linalg.eigvalsh(h)
-            if w[0] > 0 and np.linalg.norm(g) < 1e-6 * max(1.0, w[-1]):
+            w_seen = max(w_seen, float(abs(w).max()))
+            if w[0] > 0 and g_norm < 1e-6 * max(1.0, w[-1]):
                 x = x - np.linalg.solve(h, g)
                 if np.linalg.norm(self.gradient(x)) < tol * max(1.0, w[-1]):
                     break
             else:
+                prev = (x, g)
                 x = x - g / max(1.0, abs(w).max())
+        else:
+            # no convergence with steps scaled for curvatures near 1: follow the flow on the landscape's own scale
+            return self._descend_scaled(x0, name, steps, tol)
+        return self._critical_point(x)
+
+    def _descend_scaled(self, x, name: str, steps: int, tol: float) -> CriticalPoint:
+        """Gradient flow with steps ``g / (largest curvature seen)``, then Newton, for any scale of the loss."""
+        w_seen = 0.0
+        for _ in range(steps):
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                g = np.asarray(self.gradient(x))
+                h = np.asarray(self.hessian(x))
+            if not (np.isfinite(g).all() and np.isfinite(h).all()):
+                raise DomainError(f"{name} is too far out: gradient flow from it leaves the floating-point "
+                                  f"range (the gradient or Hessian overflows at {x.tolist()})")
+            w = np.linalg.eigvalsh(h)
+            w_seen = max(w_seen, float(abs(w).max()))
+            if w_seen == 0.0 or not np.any(g):
+                break
+            if w[0] > 0:
+                dx = np.linalg.solve(h, g)
+                x_new = x - dx
+                if self.value(x_new) <= self.value(x):
+                    x = x_new
+                    if np.linalg.norm(dx) <= tol * np.linalg.norm(x):
+                        break
+                    continue
+            x = x - g / w_seen
         return self._critical_point(x)
 
     def route(self, minimum=0, saddle=None) -> Route:
@@ -337,12 +481,18 @@ class Landscape:
         leads back to it) is taken; ``saddle`` may also be an index into
         :meth:`saddles` or a point.
         """
-        if isinstance(minimum, (int, np.integer)):
-            a = self.minima()[minimum]
+        if _is_index(minimum):
+            mins = self.minima()
+            a = mins[_index(minimum, "minimum", len(mins))]
         else:
-            a = self.descend(minimum)
-        candidates = self.saddles() if saddle is None else [
-            self.saddles()[saddle] if isinstance(saddle, (int, np.integer)) else self._critical_point(saddle)]
+            a = self._descend(minimum, "minimum")
+        if saddle is None:
+            candidates = self.saddles()
+        elif _is_index(saddle):
+            sads = self.saddles()
+            candidates = [sads[_index(saddle, "saddle", len(sads))]]
+        else:
+            candidates = [self._critical_point(saddle, "saddle")]
         best = None
         for b in candidates:
             if b.index != 1:
@@ -351,7 +501,7 @@ class Landscape:
             e = b.eigvecs[:, 0]
             if (b.x - a.x) @ e < 0:
                 e = -e
-            step = 1e-3 * max(1.0, float(np.linalg.norm(b.x - a.x)))
+            step = _probe(float(np.linalg.norm(b.x - a.x)))
             back = self.descend(b.x - step * e)
             if np.linalg.norm(back.x - a.x) > 1e-6 * max(1.0, float(np.linalg.norm(a.x))):
                 continue
@@ -360,7 +510,7 @@ class Landscape:
         if best is None:
             raise DomainError("no index-1 saddle leads back to this minimum")
         b, e = best
-        nxt = self.descend(b.x + 1e-3 * max(1.0, float(np.linalg.norm(b.x - a.x))) * e)
+        nxt = self.descend(b.x + _probe(float(np.linalg.norm(b.x - a.x))) * e)
         h_ae = float(e @ np.asarray(self.hessian(a.x)) @ e)
         return Route(a, b, nxt, b.value - a.value, e, h_ae, float(-b.eigvals[0]))
 
@@ -406,9 +556,17 @@ class DoubleWell(Landscape):
     dim = 1
 
     def __init__(self, height=0.25, width=1.0, tilt=0.0):
-        self.height = float(v.positive(height, "height"))
-        self.width = float(v.positive(width, "width"))
-        self.tilt = float(v.finite(tilt, "tilt"))
+        self.height = float(v.positive(_scalar(height, "height"), "height"))
+        self.width = float(v.positive(_scalar(width, "width"), "width"))
+        self.tilt = float(v.finite(_scalar(tilt, "tilt"), "tilt"))
+        h, w = np.float64(self.height), np.float64(self.width)
+        # the coefficients h/w^4, 2h/w^2 and the curvatures 8h/w^2 must be normal floats
+        with np.errstate(all="ignore"):
+            coef = np.array([h / w**4, 2 * h / w**2, 12 * h / w**2, 8 * h / (3 * np.sqrt(3) * w)])
+        if not (np.isfinite(coef).all() and (coef >= np.finfo(float).tiny).all()):
+            raise DomainError(f"height and width must keep height/width**4 and 12*height/width**2 finite and "
+                              f"above {np.finfo(float).tiny:.3g} (the well's coefficients); got height={h!r}, "
+                              f"width={w!r}")
         limit = 8 * self.height / (3 * np.sqrt(3) * self.width)
         if abs(self.tilt) >= limit:
             raise DomainError(f"tilt must be in (-{limit:.6g}, {limit:.6g}) to keep two minima; got {self.tilt!r}")
@@ -450,12 +608,17 @@ class DoubleWell(Landscape):
 
     def basin(self, x):
         """0 left of the saddle (x <= x_b), 1 right of it; shape (...). Exact in one dimension."""
-        xp, x = _points(x, 1)
+        return super().basin(x)
+
+    def _basin(self, xp, x):
         return (x[..., 0] > self._roots[1]).astype(xp.int64)
 
     def potential(self, x):
         """U at scalar or array ``x`` (no trailing axis): the callable the 1-D formulas take."""
-        x = np.asarray(x, dtype=np.float64)
+        try:
+            x = np.asarray(x)
+        except ValueError:
+            raise TypeError("x must be a number or an array of numbers; got a ragged sequence") from None
         return self.value(x[..., None])
 
     def __repr__(self) -> str:
@@ -524,8 +687,11 @@ class DoubleWellND(Landscape):
             raise DomainError(f"transverse must be a non-empty 1-D sequence of curvatures; got shape {k.shape}")
         self.transverse = k
         self.dim = 1 + k.size
-        c = float(v.finite(coupling, "coupling"))
+        c = float(v.finite(_scalar(coupling, "coupling"), "coupling"))
         r2 = float(np.max(self._well._roots**2))
+        if not np.isfinite(c * r2):
+            raise DomainError(f"coupling must keep coupling*x0^2 finite at the critical points (|coupling| below "
+                              f"{np.finfo(float).max / r2:.6g} for this well); got {c!r}")
         if not 1.0 + c * r2 > 0:
             raise DomainError(f"coupling must be > {-1 / r2:.6g} (= -1/x0^2 at the critical point farthest from 0, "
                               f"so that 1 + coupling*x0^2 > 0 there); got {c!r}")
@@ -543,7 +709,11 @@ class DoubleWellND(Landscape):
         q = xp.sum(self._const(xp, "transverse") * xt * xt, axis=-1)
         w = self._well
         x2 = x0 * x0
-        return (w._c4 * x2 + w._c2) * x2 + w._c1 * x0 + w._c0 + 0.5 * (1 + self.coupling * x2) * q
+        if self.coupling == 0:  # (1 + 0 x0^2) = 1, also where x0^2 overflows
+            return (w._c4 * x2 + w._c2) * x2 + w._c1 * x0 + w._c0 + 0.5 * q
+        # on the axis (q = 0) the transverse term is 0 even where 1 + c x0^2 overflows
+        t = xp.where(q == 0, 0.0, 0.5 * (1 + self.coupling * x2) * q)
+        return _no_nan((w._c4 * x2 + w._c2) * x2 + w._c1 * x0 + w._c0 + t, xp)
 
     def _gradient_into(self, xp, x, out) -> None:
         w, c = self._well, self.coupling
@@ -598,13 +768,17 @@ class DoubleWellND(Landscape):
         c, w = self.coupling, self._well
         x0, xt = x[..., 0], x[..., 1:]
         h = xp.zeros(x.shape + (self.dim,), dtype=x.dtype)
+        idx = xp.arange(1, self.dim)
+        if c == 0:  # no coupling terms (0 times an overflowed square would be NaN)
+            h[..., 0, 0] = 12 * w._c4 * x0 * x0 + 2 * w._c2
+            h[..., idx, idx] = k * xp.ones_like(x0)[..., None]
+            return h
         h[..., 0, 0] = 12 * w._c4 * x0 * x0 + 2 * w._c2 + c * xp.sum(k * xt * xt, axis=-1)
         off = 2 * c * x0[..., None] * k * xt
         h[..., 0, 1:] = off
         h[..., 1:, 0] = off
-        idx = xp.arange(1, self.dim)
         h[..., idx, idx] = k * (1 + c * x0 * x0)[..., None]
-        return h
+        return _no_nan(h, xp)
 
     def critical_points(self) -> list[CriticalPoint]:
         """The isolated critical points: the 1-D well's on the axis (x_j = 0), sorted by value."""
@@ -617,7 +791,9 @@ class DoubleWellND(Landscape):
 
     def basin(self, x):
         """0 in the basin of the left minimum, 1 in the right one's; shape (...). See the class notes."""
-        xp, x = _points(x, self.dim)
+        return super().basin(x)
+
+    def _basin(self, xp, x):
         x0 = x[..., 0]
         xb = self._well._roots[1]
         if self._sep_exact:
@@ -680,7 +856,7 @@ class StyblinskiTang(Landscape):
 
     def __init__(self, dim=10, sharpness=1.0):
         self.dim = v.as_int(dim, "dim", low=1)
-        self.sharpness = float(v.positive(sharpness, "sharpness"))
+        self.sharpness = float(v.positive(_scalar(sharpness, "sharpness"), "sharpness"))
         k = self.sharpness
         if not 1e-150 <= k <= 1e150:
             raise DomainError(f"sharpness must be in [1e-150, 1e150] (its square enters the quartic term); got {k!r}")
@@ -731,9 +907,11 @@ class StyblinskiTang(Landscape):
 
         Bit :math:`i` is set where coordinate :math:`i` is on the local minimum's side of the maximum.
         """
+        return super().basin(x)
+
+    def _basin(self, xp, x):
         if self.dim > 62:
             raise DomainError(f"basin labels are bits of an int64: dim must be <= 62; got {self.dim}")
-        xp, x = _points(x, self.dim)
         bits = (x > self._roots[1]).astype(xp.int64)
         if xp is np:
             return bits @ self._const(xp, "_bit_weights")
@@ -978,7 +1156,9 @@ class Quadratic(Landscape):
 
     def basin(self, x):
         """0 everywhere (one basin); shape (...)."""
-        xp, x = _points(x, self.dim)
+        return super().basin(x)
+
+    def _basin(self, xp, x):
         return xp.zeros(x.shape[:-1], dtype=xp.int64)
 
     def __repr__(self) -> str:

@@ -67,8 +67,7 @@ S. Péché, Ann. Probab. 33, 1643 (2005); D. Paul, Statist. Sinica 17, 1617
 
 from __future__ import annotations
 
-from fractions import Fraction
-from math import comb
+import math
 
 import numpy as np
 
@@ -109,8 +108,53 @@ def _ratio(ratio, name="ratio"):
                      "limiting law)")
 
 
+_LAW_MAX_RATIO = 1e300  # (1 + sqrt q)^2 at the internal scale (below 2) stays a float
+
+
+def _law_ratio(ratio):
+    """``ratio`` of the law itself: also at most 1e300, so that its edges are floats at the internal scale."""
+    q = _ratio(ratio)
+    return v.require(q, q <= _LAW_MAX_RATIO, "ratio", "<= 1e300 for the law and its Stieltjes transform (the "
+                     "edges (1 +- sqrt ratio)^2 must be floats)")
+
+
 def _scale(scale):
     return v.positive(scale, "scale")
+
+
+def _shift(s2):
+    """Even exponent ``k`` with ``s2 * 2**-k`` in [0.5, 2): the law is evaluated at that scale.
+
+    Scaling by a power of 4 is exact for every operation of the law
+    (``sqrt`` included), so results at scales already in [0.5, 2) are
+    unchanged and at any other scale equal the standardised law's, rescaled
+    last: no intermediate over- or underflows because of the scale.
+    """
+    _, e = np.frexp(s2)
+    return (e - e % 2).astype(np.int64) if np.ndim(e) else int(e - e % 2)
+
+
+def _ldexp_complex(z, k):
+    """``z * 2**k`` for complex ``z`` (infinite parts kept, no NaN from ``inf * 0``)."""
+    out = np.empty(np.broadcast_shapes(np.shape(z), np.shape(k)), dtype=np.complex128)
+    with np.errstate(over="ignore", under="ignore"):
+        out.real = np.ldexp(np.real(z), k)
+        out.imag = np.ldexp(np.imag(z), k)
+    return out
+
+
+def _recip(z):
+    """``1/z`` for complex ``z != 0`` by Smith's algorithm (no overflow for tiny ``|z|``, none for huge)."""
+    a, b = np.real(z), np.imag(z)
+    big_re = np.abs(a) >= np.abs(b)
+    with np.errstate(all="ignore"):
+        r = np.where(big_re, b / np.where(big_re, a, 1.0), a / np.where(big_re, 1.0, b))
+        den = np.where(big_re, a + b * r, b + a * r)
+        re = np.where(big_re, 1.0 / den, r / den)
+        im = np.where(big_re, -r / den, -1.0 / den)
+    out = np.empty(np.shape(z), dtype=np.complex128)
+    out.real, out.imag = re, im
+    return out
 
 
 def _horner(coef, u):
@@ -295,14 +339,21 @@ def _stieltjes(z, P: _Params):
         B = z - s2 * (1.0 - q)
         plus, minus = B + D, D - B
         # the root (D - B) / (2 s2 q z) = -2 / (B + D): take the form without cancellation
-        m = np.where(np.abs(minus) > np.abs(plus), minus / (2.0 * s2 * q * z), -2.0 / plus)
+        use_minus = np.abs(minus) > np.abs(plus)
+        m = np.where(use_minus, minus / (2.0 * s2 * q * z), -2.0 / plus)
+        redo = ~(np.isfinite(m.real) & np.isfinite(m.imag)) & (z != 0)
+        if np.any(redo):  # 2 s2 q z under- or overflowing: divide by one factor at a time
+            m = np.where(redo & use_minus, ((minus / (2.0 * s2)) / q) / z, m)
         zero = z == 0
         if np.any(zero):
             # z = 0: E[1/lambda] = 1/(s2 (1-q)) for q < 1; for q > 1 a pole (atom) whose value from
             # above is 1/(s2 q (q-1)) + i inf; for q = 1 infinite
-            at0 = np.where(q < 1, 1.0 / (s2 * (1.0 - q)) + 0j,
-                           np.where(q > 1, 1.0 / (s2 * q * (q - 1.0)) + 1j * np.inf, complex(np.inf, np.inf)))
+            at0 = np.empty(np.shape(q), dtype=np.complex128)
+            at0.real = np.where(q < 1, 1.0 / (s2 * (1.0 - q)), np.where(q > 1, 1.0 / (s2 * q * (q - 1.0)), np.inf))
+            at0.imag = np.where(q < 1, 0.0, np.inf)
             m = np.where(zero, at0, m)
+        # z infinite: the limit 0 of m ~ -1/z
+        m = np.where(np.isinf(z.real) | np.isinf(z.imag), 0j, m)
         # real z outside the support: the value is real
         real_out = (z.imag == 0) & ((za.real < 0) | (zb.real > 0)) & ~zero
         m = np.where(real_out, m.real + 0j, m)
@@ -344,17 +395,41 @@ def stieltjes(z, ratio, scale=1.0):
         :math:`q < 1`; :math:`1/(s^2q(q-1)) + i\infty` (the atom's pole) for
         :math:`q > 1`; :math:`\infty + i\infty` for :math:`q = 1`.
     ratio, scale : array_like
-        :math:`q = P/N > 0` and :math:`s^2 > 0`; broadcast with ``z``.
+        :math:`q = P/N` in (0, 1e300] and :math:`s^2 > 0`; broadcast with ``z``.
 
     Returns
     -------
     complex or ndarray of complex
     """
     zc = _as_complex(z)
-    q = _ratio(ratio)
+    q = _law_ratio(ratio)
     s2 = _scale(scale)
+    v.broadcast_together(z=zc, ratio=q, scale=s2)
     zc, q, s2 = np.broadcast_arrays(zc, q, s2)
-    out = _stieltjes(zc, _Params(q, s2))
+    k = _shift(s2)
+    if np.any(k != 0):  # m_{s2}(z) = m_1(z / s2) / s2, with s2 factored as a power of 4
+        zs = _ldexp_complex(zc, -k)
+        s2s = np.ldexp(s2, -k)
+        out = _ldexp_complex(_stieltjes(zs, _Params(q, s2s)), -k)
+        with np.errstate(all="ignore"):
+            # z / s2 beyond the float range: m = -1/z to a relative O(s2/|z|)
+            over = np.isinf(np.abs(zs)) & np.isfinite(np.abs(zc))
+            if over.any():
+                out = np.where(over, -_recip(np.where(over, zc, 1.0)), out)
+            # z / s2 below it (z != 0): m = -(atom)/z + E_cont[1/lambda] (q != 1), 1/sqrt(-s2 z) (q = 1)
+            under = (np.abs(zs) < np.finfo(float).tiny) & (zc != 0)
+            if under.any():
+                zu = np.where(under, zc, 1.0)
+                atom = np.where(q > 1, (q - 1.0) / q, 0.0)
+                cont = np.ldexp(np.where(q < 1, 1.0 / (s2s * (1.0 - q)), 1.0 / (s2s * q * (q - 1.0))), -k)
+                inv = _recip(zu)
+                pole = np.empty(np.shape(inv), dtype=np.complex128)  # atom / z, part by part (no inf * 0)
+                pole.real = np.where(atom > 0, atom * inv.real, 0.0)
+                pole.imag = np.where(atom > 0, atom * inv.imag, 0.0)
+                near = np.where(q == 1, 1.0 / (np.sqrt(s2 + 0j) * np.sqrt(-zu)), cont - pole)
+                out = np.where(under, near, out)
+    else:
+        out = _stieltjes(zc, _Params(q, s2))
     if all(np.ndim(a) == 0 for a in (z, ratio, scale)):
         return complex(out)
     return out
@@ -384,21 +459,22 @@ class MarchenkoPastur:
     Parameters
     ----------
     ratio : float
-        :math:`q = P/N`, finite and > 0.
+        :math:`q = P/N`, > 0 and at most 1e300.
     scale : float
         :math:`s^2`, the variance of the entries of :math:`X` (the scale of the
         eigenvalue law), finite and > 0.
     """
 
     def __init__(self, ratio, scale=1.0):
-        q = _ratio(ratio)
+        q = _law_ratio(ratio)
         s2 = _scale(scale)
         if q.ndim or s2.ndim:
             raise DomainError("ratio and scale must be scalars for a frozen MarchenkoPastur law; "
                               "use stieltjes() or mp_effective_number() for arrays of parameters")
         self.ratio = float(q)
         self.scale = float(s2)
-        self._p = _Params(q, s2)
+        self._k = _shift(float(s2))
+        self._p = _Params(q, np.ldexp(s2, -self._k))  # the law at scale s2 / 4**(k/2), in [0.5, 2)
 
     def __repr__(self) -> str:
         return f"MarchenkoPastur(ratio={self.ratio!r}, scale={self.scale!r})"
@@ -415,6 +491,10 @@ class MarchenkoPastur:
 
         For :math:`q > 1` the atom at 0 lies below :math:`\ell_-`.
         """
+        lo, hi = self._support()
+        return float(np.ldexp(lo, self._k)), float(np.ldexp(hi, self._k))
+
+    def _support(self):
         P = self._p
         return float(P.lo_hi + P.lo_lo), float(P.hi_hi + P.hi_lo)
 
@@ -434,28 +514,34 @@ class MarchenkoPastur:
         return self.ppf(0.5)
 
     def moment(self, k) -> float:
-        r"""Raw moment :math:`E[\lambda^k]`, exactly (atom included), correctly rounded.
+        r"""Raw moment :math:`E[\lambda^k]` (atom included), correctly rounded.
 
         .. math:: E[\lambda^k] = s^{2k}\sum_{r=0}^{k-1}\frac1{r+1}\binom kr\binom{k-1}r q^r,
 
-        the Narayana polynomial (Bai and Silverstein 2010, Sec. 3.1), summed in
-        exact rational arithmetic from the float ``ratio`` and ``scale``.
+        the Narayana polynomial (Bai and Silverstein 2010, Sec. 3.1), from the
+        float ``ratio`` and ``scale``. Every term is positive, so the size of the
+        largest term (within a factor ``k``) decides first whether the result
+        overflows (``inf``) or underflows (``0.0``), for any ``k``. Otherwise the
+        sum is exact in integer arithmetic (both parameters are dyadic
+        rationals; Horner's rule on the integer Narayana numbers, then one
+        correctly rounded division) while that costs under about a second,
+        and beyond that (large ``k`` with :math:`\ell_+` near 1) the terms within
+        :math:`2^{-120}` of the largest are summed at 130-bit precision, which
+        rounds correctly unless the exact value lies within about
+        :math:`2^{-110}` (relative) of a rounding boundary. ``k`` so large that
+        more than about :math:`2\\cdot10^4` terms matter is refused (``DomainError`` naming ``k``).
         """
         k = v.as_int(k, "k", low=0)
         if k == 0:
             return 1.0
-        q = Fraction(self.ratio)
-        total = sum(Fraction(comb(k, r) * comb(k - 1, r), r + 1) * q**r for r in range(k))
-        total *= Fraction(self.scale) ** k
-        try:
-            return float(total)
-        except OverflowError:
-            return float("inf")
+        return _narayana_moment(self.ratio, self.scale, k)
 
     # ------------------------------------------------------------------ density and distribution
 
     def _x(self, x):
-        return v.as_float(x, "x")
+        """``x`` validated, in the units of the internal law (divided by the power of 4 factored from the scale)."""
+        with np.errstate(over="ignore", under="ignore"):
+            return np.ldexp(v.as_float(x, "x"), -self._k)
 
     def pdf(self, x):
         r"""Density of the continuous part, :math:`\sqrt{(\ell_+-x)(x-\ell_-)}/(2\pi s^2 q x)` on the support.
@@ -474,7 +560,8 @@ class MarchenkoPastur:
         out = np.where(inside, val, 0.0)
         if self.ratio == 1.0:
             out = np.where(xa == 0, np.inf, out)
-        return v.scalar_out(out, x)
+        with np.errstate(over="ignore", under="ignore"):
+            return v.scalar_out(np.ldexp(out, -self._k), x)
 
     def logpdf(self, x):
         """Log of :meth:`pdf` (``-inf`` outside the support)."""
@@ -542,7 +629,7 @@ class MarchenkoPastur:
         target = np.where(use_upper, upper_mass, lower_mass)
         out = np.empty_like(target)
         ok = target > 0
-        lo_edge, hi_edge = self.support()
+        lo_edge, hi_edge = self._support()
         out[~ok] = np.where(use_upper[~ok], hi_edge, lo_edge)
         for upper in (False, True):
             sel = ok & (use_upper == upper)
@@ -557,7 +644,8 @@ class MarchenkoPastur:
                 out[sel] = (P.hi_hi - step) + P.hi_lo
             else:
                 out[sel] = (P.lo_hi + step) + P.lo_lo
-        return out
+        with np.errstate(over="ignore", under="ignore"):
+            return np.ldexp(out, self._k)
 
     def ppf(self, p):
         r"""Quantile :math:`\inf\{x: F(x)\ge p\}`, by root-finding on the closed-form :meth:`cdf`.
@@ -612,6 +700,13 @@ class MarchenkoPastur:
         The keyword ``rng=`` (the former name of ``seed``) is accepted with a
         DeprecationWarning.
         """
+        if size is not None:
+            dims = (size,) if np.ndim(size) == 0 else tuple(size) if np.ndim(size) == 1 else None
+            if dims is None or not all(isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_))
+                                       for d in dims):
+                raise TypeError(f"size must be None, an int or a tuple of ints; got {size!r}")
+            if any(d < 0 for d in dims):
+                raise DomainError(f"size must be >= 0 in every dimension; got {size!r}")
         gen = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed_sequence(seed))
         u = gen.random(size)
         return self.ppf(u)
@@ -621,6 +716,131 @@ class MarchenkoPastur:
     def stieltjes(self, z):
         """The Stieltjes transform :math:`E[1/(\\lambda - z)]`, atom included; see :func:`stieltjes`."""
         return stieltjes(z, self.ratio, self.scale)
+
+
+# ----------------------------------------------------------------------------- moments
+
+_LOG_MAX = float(np.log(np.finfo(float).max))  # 709.78
+_LOG_MIN = float(np.log(2.0) * -1075)  # below half the smallest subnormal: rounds to 0
+_EXACT_BIT_OPS = 2e9  # the integer Horner sum costs about k**2 * (bits per step) bit operations
+_WINDOW_CAP = 20_000
+
+
+def _log_binom(n: int, r: int) -> float:
+    """``log C(n, r)``: lgamma below 1e12, Stirling's formula (relative error below 1e-13) above."""
+    if n < 1e12:
+        return math.lgamma(n + 1) - math.lgamma(r + 1) - math.lgamma(n - r + 1)
+    if r == 0 or r == n:
+        return 0.0
+    m = n - r
+    fn, fr, fm = float(n), float(r), float(m)
+    # n log n - r log r - m log m = r log(n/r) + m log(n/m), each term without overflow
+    return (fr * math.log(fn / fr) + fm * math.log(fn / fm)
+            + 0.5 * (math.log(fn) - math.log(2.0 * math.pi) - math.log(fr) - math.log(fm)))
+
+
+def _log_term(q: float, s2: float, k: int, r: int) -> float:
+    """``log(s2**k N_r q**r)``, ``N_r = C(k, r) C(k-1, r) / (r + 1)``, to float accuracy (or inf)."""
+    return (_log_binom(k, r) + _log_binom(k - 1, r) - math.log(r + 1)
+            + float(r) * math.log(q) + float(k) * math.log(s2))
+
+
+def _narayana_moment(q: float, s2: float, k: int) -> float:
+    """``s2**k sum_r N_r q**r`` for ``k >= 1``, correctly rounded; see :meth:`MarchenkoPastur.moment`."""
+    if k > 2**1000:
+        # beyond float range in k: E[lambda^k] is monotone in k when l+ <= 1 (tends to 0), and
+        # 2**1000 times log l+ decides the rest (l+ is 1 + O(1e-16) at best unless exactly 1)
+        at = _narayana_moment_bound(q, s2, 2**1000)
+        if at is not None:
+            return at
+        raise DomainError(f"k must be <= 2**1000 for ratio {q!r} and scale {s2!r}; got {k}")
+    at = _narayana_moment_bound(q, s2, k)
+    if at is not None:
+        return at
+    return _narayana_moment_sum(q, s2, k)
+
+
+def _peak(q: float, k: int) -> int:
+    """Index of (about) the largest term ``N_r q**r``, where the ratio of successive terms crosses 1."""
+    root = math.sqrt(q)
+    w = 1.0 / (1.0 + 1.0 / root) if root > 1.0 else root / (1.0 + root)
+    return min(max(int(round(float(k) * w)), 0), k - 1)
+
+
+def _narayana_moment_bound(q: float, s2: float, k: int):
+    """``inf`` or ``0.0`` where the largest term decides that the moment over- or underflows, else None."""
+    peak = _peak(q, k)
+    lt = _log_term(q, s2, k, peak)
+    slack = 8.0 + 1e-12 * (k * math.log(k + 1.0) + abs(k * math.log(s2)) + abs(peak * math.log(q)))
+    if math.isinf(lt):  # the scale's or the ratio's power alone is beyond any float
+        return math.inf if lt > 0 else 0.0
+    if lt - slack > _LOG_MAX:  # the sum exceeds one of its terms
+        return math.inf
+    # the largest term is within a factor 2 of the rounded peak's for the terms' ratio near 1; the sum
+    # is at most k times the largest
+    if lt + math.log(2.0 * k) + slack < _LOG_MIN:
+        return 0.0
+    return None
+
+
+def _narayana_moment_sum(q: float, s2: float, k: int) -> float:
+    """The moment's sum, exact (integers) or at 130 bits over the terms that matter."""
+    peak = _peak(q, k)
+    lt = _log_term(q, s2, k, peak)
+    a, d = q.as_integer_ratio()
+    e = d.bit_length() - 1
+    c, d2 = s2.as_integer_ratio()
+    f = d2.bit_length() - 1
+    if k <= 10**6 and k * k * (a.bit_length() + e + 2.0 * math.log2(k + 1.0)) <= _EXACT_BIT_OPS:
+        # sum_r N_r a^r 2^(e (k-1-r)), Horner from r = k-1 (N_{k-1} = 1) down with
+        # N_r = N_{r+1} (r+1)(r+2) / ((k-r)(k-1-r)), exact in integers
+        n_r = 1
+        acc = 1
+        for r in range(k - 2, -1, -1):
+            n_r = n_r * (r + 1) * (r + 2) // ((k - r) * (k - 1 - r))
+            acc = acc * a + (n_r << (e * (k - 1 - r)))
+        try:
+            return (acc * c**k) / (1 << (e * (k - 1) + f * k))  # int / int: correctly rounded
+        except OverflowError:
+            return math.inf
+    # the terms fall off like a Gaussian in r of variance 1/(2/peak + 2/(k - peak)) around the peak: the
+    # window within 2**-120 of it is about 28 standard deviations wide
+    lo_r, hi_r = max(peak, 1), max(k - peak, 1)
+    width = 28.0 * math.sqrt(1.0 / (2.0 / lo_r + 2.0 / hi_r))
+    if k > 2**100:  # the term indices must be exact at the working precision
+        raise DomainError(f"k must be <= 2**100 for ratio {q!r} and scale {s2!r} (too many exact digits needed here; "
+                          f"log E[lambda^k] is roughly {lt:.3g}); got {k}")
+    if width > _WINDOW_CAP:
+        k_max = int(k * (_WINDOW_CAP / width) ** 2)
+        raise DomainError(f"k must be <= about {k_max} for ratio {q!r} and scale {s2!r} (beyond that too many "
+                          f"terms of the moment sum matter; log E[lambda^k] is roughly "
+                          f"{lt:.3g}); got {k}")
+    import mpmath
+
+    with mpmath.workprec(130):
+        qm, km, pm = mpmath.mpf(q), mpmath.mpf(k), mpmath.mpf(peak)  # exact: k < 2**100
+        t0 = (mpmath.binomial(km, pm) * mpmath.binomial(km - 1, pm) / (pm + 1)
+              * mpmath.power(qm, peak) * mpmath.power(mpmath.mpf(s2), km))
+        total = t0
+        cut = mpmath.ldexp(1, -120)
+        for direction in (1, -1):
+            t, r, n = t0, peak, 0
+            while True:
+                if direction == 1:
+                    if r + 1 > k - 1:
+                        break
+                    t = t * qm * (k - r) * (k - 1 - r) / ((r + 1) * (r + 2))
+                    r += 1
+                else:
+                    if r - 1 < 0:
+                        break
+                    t = t * (r * (r + 1)) / (qm * (k - r + 1) * (k - r))
+                    r -= 1
+                total += t
+                n += 1
+                if t < cut * total and n > 2:
+                    break
+        return float(total)
 
 
 # ----------------------------------------------------------------------------- effective number
@@ -669,6 +889,7 @@ def mp_effective_number(alpha, ratio, n_params, scale=1.0):
     q = _ratio(ratio)
     n = v.positive(n_params, "n_params")
     s2 = _scale(scale)
+    v.broadcast_together(alpha=a, ratio=q, n_params=n, scale=s2)
     with np.errstate(over="ignore", invalid="ignore"):
         beta = a / s2
         root = np.sqrt(q)
@@ -697,9 +918,33 @@ def bbp_threshold(ratio):
     return v.scalar_out(1.0 + np.sqrt(q), ratio)
 
 
+def _product(*factors):
+    """The product of positive ``factors`` with the magnitudes multiplied as exponents (``frexp``).
+
+    Over- or underflows only where the exact product does; used where the
+    plain product left the float range in an intermediate.
+    """
+    m, e = np.ones(()), np.zeros((), dtype=np.int64)
+    for f in factors:
+        fm, fe = np.frexp(f)
+        m = m * fm
+        e = e + fe
+        m, e2 = np.frexp(m)
+        e = e + e2
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(m, np.clip(e, -2200, 2200).astype(np.int32))
+
+
+def _in_range(x):
+    """Finite and normal (or exactly 0)."""
+    ax = np.abs(x)
+    return np.isfinite(ax) & ((ax >= np.finfo(float).tiny) | (ax == 0))
+
+
 def _spike_inputs(ell, ratio):
     e = v.positive(ell, "ell")
     q = _ratio(ratio)
+    v.broadcast_together(ell=e, ratio=q)
     return e, q
 
 
@@ -717,11 +962,18 @@ def spike_eigenvalue(ell, ratio, scale=1.0):
     """
     e, q = _spike_inputs(ell, ratio)
     s2 = _scale(scale)
+    v.broadcast_together(ell=e, ratio=q, scale=s2)
     root = np.sqrt(q)
     above = e > 1.0 + root
     with np.errstate(all="ignore"):
-        out = np.where(above, e * (1.0 + q / (e - 1.0)), (1.0 + root) ** 2)
-    return v.scalar_out(s2 * out, ell, ratio, scale)
+        unit = np.where(above, e * (1.0 + q / (e - 1.0)), (1.0 + root) ** 2)
+        out = s2 * unit
+        # an intermediate out of range (ell (1 + q/(ell - 1)) overflowing while scale is tiny, ...)
+        redo = ~(_in_range(unit) & _in_range(out))
+        if np.any(redo):
+            out = np.where(redo, _product(s2, np.where(above, e, 1.0 + root),
+                                          np.where(above, 1.0 + q / (e - 1.0), 1.0 + root)), out)
+    return v.scalar_out(out, ell, ratio, scale)
 
 
 def spike_overlap(ell, ratio):
@@ -743,6 +995,10 @@ def spike_overlap(ell, ratio):
     with np.errstate(all="ignore"):
         d = e - 1.0
         out = np.where(above, ((d - root) * (d + root)) / (d * (d + q)), 0.0)
+        # d (d + q) overflowing: the same ratio with d divided out
+        redo = ~np.isfinite(out)
+        if np.any(redo):
+            out = np.where(redo, ((1.0 - root / d) * (1.0 + root / d)) / (1.0 + q / d), out)
     return v.scalar_out(out, ell, ratio)
 
 
@@ -755,14 +1011,23 @@ def additive_spike_threshold(ratio, scale=1.0):
     """
     q = _ratio(ratio)
     s2 = _scale(scale)
-    return v.scalar_out(s2 * (q + np.sqrt(q)), ratio, scale)
+    v.broadcast_together(ratio=q, scale=s2)
+    with np.errstate(over="ignore", under="ignore"):
+        unit = q + np.sqrt(q)
+        out = s2 * unit
+        redo = ~_in_range(out)
+        if np.any(redo):
+            out = np.where(redo, _product(s2, unit), out)
+    return v.scalar_out(out, ratio, scale)
 
 
 def _additive_inputs(theta, ratio, scale):
     th = v.nonnegative(theta, "theta", allow_inf=False)
     q = _ratio(ratio)
     s2 = _scale(scale)
-    return th / s2, q, s2
+    v.broadcast_together(theta=th, ratio=q, scale=s2)
+    with np.errstate(over="ignore", under="ignore"):  # t = inf or subnormal: see the callers' fallbacks
+        return th / s2, q, s2
 
 
 def additive_spike_eigenvalue(theta, ratio, scale=1.0):
@@ -782,8 +1047,16 @@ def additive_spike_eigenvalue(theta, ratio, scale=1.0):
     root = np.sqrt(q)
     above = t > q + root
     with np.errstate(all="ignore"):
-        out = np.where(above, t + t / (t - q), (1.0 + root) ** 2)
-    return v.scalar_out(s2 * out, theta, ratio, scale)
+        unit = np.where(above, t + t / (t - q), (1.0 + root) ** 2)
+        out = s2 * unit
+        redo = ~(_in_range(unit) & _in_range(out))
+        if np.any(redo):
+            # theta + s2 / (1 - q/t) above the threshold (t = theta/s2 may be inf), the edge as a product
+            theta_ = v.as_float(theta, "theta")
+            alt = np.where(above, theta_ + _product(s2, 1.0 / (1.0 - q / t)),
+                           _product(s2, 1.0 + root, 1.0 + root))
+            out = np.where(redo, alt, out)
+    return v.scalar_out(out, theta, ratio, scale)
 
 
 def additive_spike_overlap(theta, ratio, scale=1.0):
@@ -805,4 +1078,7 @@ def additive_spike_overlap(theta, ratio, scale=1.0):
     with np.errstate(all="ignore"):
         d = t - q
         out = np.where(above, ((d - root) * (d + root)) / (d * d), 0.0)
+        redo = ~np.isfinite(out)  # d * d overflowing, or t = theta/scale infinite
+        if np.any(redo):
+            out = np.where(redo, (1.0 - root / d) * (1.0 + root / d), out)
     return v.scalar_out(out, theta, ratio, scale)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _deprecate
+from . import _models
 from . import _validate as v
 from ._deprecate import renamed_keywords
 from .backend import get_backend
@@ -46,17 +47,33 @@ __all__ = ["MLPLandscape", "TrainResult"]
 _LOSSES = ("mse", "logistic")
 
 
+# Above this real part exp(u) is within a factor e^9 of overflow (exp(709.78) is the largest double).
+_EXP_SAFE = 700.0
+
+
 def _logistic_inplace(xp, u):
-    """1 / (1 + exp(u)), in place on the temporary ``u`` (the logistic function of ``-u``).
+    r"""1 / (1 + exp(u)), in place on the temporary ``u`` (the logistic function of ``-u``).
 
     exp may overflow to inf for very negative pre-activations (a unit
-    saturated at -1); the result is then the correct limit 0, so the overflow
-    warning is silenced.
+    saturated at -1); for real ``u`` the result is then the correct limit 0,
+    so the overflow warning is silenced. For complex ``u`` (the complex step
+    of :meth:`MLPLandscape.hessian`) an overflowing :math:`e^u = \infty(\cos y + i\sin y)`
+    would give :math:`1/(\infty + i\infty)` = NaN, so where
+    :math:`\mathrm{Re}\,u > 700` the equal, analytic form
+    :math:`e^{-u}/(1 + e^{-u})` is used instead.
     """
-    with np.errstate(over="ignore"):
+    big = None
+    if u.dtype.kind == "c":
+        big = u.real > _EXP_SAFE
+        tail = xp.exp(-u[big])
+        tail /= 1.0 + tail
+    with np.errstate(over="ignore", invalid="ignore"):
         xp.exp(u, out=u)
-    u += 1.0
-    return xp.reciprocal(u, out=u)
+        u += 1.0
+        xp.reciprocal(u, out=u)
+    if big is not None:
+        u[big] = tail
+    return u
 
 
 @dataclass(frozen=True)
@@ -167,13 +184,14 @@ class MLPLandscape(LossModel, Landscape):
             raise DomainError(f"x must have shape (N, d) with N >= 2; got {x.shape}")
         if y.shape != (x.shape[0],):
             raise DomainError(f"y must have shape ({x.shape[0]},) to match x; got {y.shape}")
-        if loss not in _LOSSES:
+        if not isinstance(loss, str) or loss not in _LOSSES:
             raise DomainError(f"loss must be one of {list(_LOSSES)}; got {loss!r}")
         if loss == "logistic" and not np.all((y == 0) | (y == 1)):
             raise DomainError("y must hold 0/1 labels for loss='logistic'")
         self.n_hidden = v.as_int(n_hidden, "n_hidden", 1)
         self.loss_kind = loss
-        self.weight_decay = float(v.nonnegative(weight_decay, "weight_decay", allow_inf=False))
+        self.weight_decay = float(v.nonnegative(v.scalar(weight_decay, "weight_decay"), "weight_decay",
+                                                allow_inf=False))
         self.x = np.ascontiguousarray(x)
         self.y = np.ascontiguousarray(y)
         self.n_in = x.shape[1]
@@ -236,14 +254,19 @@ class MLPLandscape(LossModel, Landscape):
         :math:`d` input weights then its bias (:math:`h(d+1)` entries), then the
         :math:`h` output weights :math:`w_2`, then the output bias :math:`b_2`.
         """
+        theta = self._checked(theta)
         h, d = self.n_hidden, self.n_in
         wb = self._layer1(theta)
         return wb[..., :d], wb[..., d], theta[..., h * (d + 1):h * (d + 2)], theta[..., -1]
 
     def pack(self, W1, b1, w2, b2) -> np.ndarray:
         """The flat parameter vector(s) from the four blocks (inverse of :meth:`unpack`)."""
-        W1, b1, w2, b2 = (np.asarray(a, dtype=np.float64) for a in (W1, b1, w2, b2))
+        W1, b1, w2, b2 = (v.as_float(a, n) for a, n in ((W1, "W1"), (b1, "b1"), (w2, "w2"), (b2, "b2")))
+        h, d = self.n_hidden, self.n_in
         lead = b2.shape
+        for a, n, tail in ((W1, "W1", (h, d)), (b1, "b1", (h,)), (w2, "w2", (h,))):
+            if a.shape != lead + tail:
+                raise DomainError(f"{n} must have shape {lead + tail} (b2 has shape {lead}); got {a.shape}")
         wb = np.concatenate([W1, b1[..., None]], axis=-1).reshape(lead + (-1,))
         return np.concatenate([wb, w2, b2[..., None]], axis=-1)
 
@@ -252,7 +275,7 @@ class MLPLandscape(LossModel, Landscape):
 
         :math:`s` = ``scale`` (None: 1). Drawn from ``theory.rng.derive(seed, "learned.init")``.
         """
-        scale = float(v.positive(1.0 if scale is None else scale, "scale"))
+        scale = float(v.positive(v.scalar(1.0 if scale is None else scale, "scale"), "scale"))
         gen = np.random.Generator(np.random.PCG64(derive(seed, "learned.init")))
         h, d = self.n_hidden, self.n_in
         W1 = gen.standard_normal((h, d)) * (scale / np.sqrt(d))
@@ -378,8 +401,13 @@ class MLPLandscape(LossModel, Landscape):
     # -- public: LossModel and Landscape ----------------------------------
 
     def value(self, x):
-        r"""Full-batch training loss :math:`L(\theta)` for ``x`` of shape (..., P); returns shape (...)."""
-        return self._loss(x, None)
+        r"""Full-batch training loss :math:`L(\theta)` for ``x`` of shape (..., P); returns shape (...).
+
+        ``x`` must end in an axis of length :math:`P` (DomainError naming ``x``
+        otherwise); one NumPy point, shape (P,), is validated as by every
+        LossModel (finite, real).
+        """
+        return self._loss(self._checked(x, "x"), None)
 
     def gradient(self, theta, batch=None, out=None):
         r"""Gradient :math:`\nabla L_B`, shape (..., P), for ``theta`` of shape (..., P).
@@ -400,10 +428,21 @@ class MLPLandscape(LossModel, Landscape):
         """Exact Hessian of the (minibatch) loss by the complex step of the gradient, shape (..., P, P)."""
         return self._hessian(self._checked(theta), None if batch is None else self._batch(batch))
 
-    def _checked(self, theta):
-        """A single NumPy point validated as by the LossModel methods; stacks and device arrays as they are."""
+    def _checked(self, theta, name="theta"):
+        """A single NumPy point validated as by the LossModel methods; stacks and device arrays shape-checked.
+
+        A stack (..., P) of walkers keeps its non-finite entries (a diverged
+        walker's loss is inf), but its last axis must have length P.
+        """
         if isinstance(theta, (np.ndarray, list, tuple)) and np.ndim(theta) == 1:
-            return self._theta(theta)
+            return _models.as_theta(self, theta, name)
+        if isinstance(theta, (list, tuple)) or np.ndim(theta) == 0:
+            theta = np.asarray(theta)
+        if theta.dtype.kind not in "fciu":
+            raise TypeError(f"{name} must be an array of real numbers; got dtype {theta.dtype}")
+        if theta.ndim == 0 or theta.shape[-1] != self.n_params:
+            raise DomainError(f"{name} must have shape ({self.n_params},) or (..., {self.n_params}); "
+                              f"got {tuple(theta.shape)}")
         return theta
 
     def critical_points(self):
@@ -428,8 +467,17 @@ class MLPLandscape(LossModel, Landscape):
         ndarray, shape (W, P)
             Computed with batched matrix products, no loop over walkers.
         """
+        theta = self._checked(theta)
         xp = get_backend(None, theta).xp
         X, y = self._data(xp)
+        if not hasattr(idx, "dtype") or isinstance(idx, np.ndarray):
+            idx = np.asarray(idx)
+            if idx.dtype == bool or idx.dtype.kind not in "iu":
+                raise TypeError(f"idx must be an array of integer example indices; got dtype {idx.dtype}")
+            v.require(idx, (idx >= 0) & (idx < self.n_data), "idx", f"indices in [0, {self.n_data})")
+        if idx.ndim != theta.ndim or idx.shape[:-1] != theta.shape[:-1]:
+            raise DomainError(f"idx must have shape {tuple(theta.shape[:-1])} + (B,) to match theta's leading axes; "
+                              f"got {tuple(idx.shape)}")
         if out is None:
             out = xp.empty(theta.shape, dtype=xp.result_type(theta, np.float64))
         return self._mean_gradient(theta, X[idx], y[idx], out)
@@ -448,7 +496,7 @@ class MLPLandscape(LossModel, Landscape):
         """Deprecated: per-example gradients without the weight decay; use :meth:`per_sample_gradients`."""
         _deprecate.warn_renamed("MLPLandscape.sample_gradients()",
                               "MLPLandscape.per_sample_gradients() (which includes the weight decay in each row)")
-        return self._example_gradients(theta, idx)
+        return self._example_gradients(self._theta(theta), self._batch(idx))
 
     # -- training -------------------------------------------------------------
 
@@ -487,10 +535,10 @@ class MLPLandscape(LossModel, Landscape):
 
         maxiter = v.as_int(maxiter, "maxiter", 1)
         newton_steps = v.as_int(newton_steps, "newton_steps", 0)
-        gtol = float(v.positive(gtol, "gtol"))
-        zero_tol = float(v.positive(zero_tol, "zero_tol"))
+        gtol = float(v.positive(v.scalar(gtol, "gtol"), "gtol"))
+        zero_tol = float(v.positive(v.scalar(zero_tol, "zero_tol"), "zero_tol"))
         if theta0 is None:
-            theta = self.initial(seed, init_scale)
+            theta = self.initial(seed, None if init_scale is None else v.scalar(init_scale, "init_scale"))
         else:
             theta = np.array(v.finite(theta0, "theta0"), dtype=np.float64)
             if theta.shape != (self.n_params,):
@@ -506,7 +554,7 @@ class MLPLandscape(LossModel, Landscape):
         grad = self.gradient(theta)
         taken = 0
         for _ in range(newton_steps):
-            hess = self.hessian(theta)
+            hess = _models.finite_result(self, self.hessian(theta), "hessian", theta)
             w = np.linalg.eigvalsh(hess)
             if not w[0] > zero_tol * w[-1]:
                 break
@@ -516,7 +564,7 @@ class MLPLandscape(LossModel, Landscape):
                 break
             theta, grad = trial, g_trial
             taken += 1
-        eig = np.linalg.eigvalsh(self.hessian(theta))
+        eig = np.linalg.eigvalsh(_models.finite_result(self, self.hessian(theta), "hessian", theta))
         return TrainResult(theta=theta, loss=float(self.value(theta)), grad_norm=float(np.linalg.norm(grad)),
                            eigvals=eig, is_strict_minimum=bool(eig[0] > zero_tol * eig[-1]), zero_tol=zero_tol,
                            n_iter=int(res.nit), newton_steps=taken, message=str(res.message))

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as v
-from ._exact import rational
+from ._exact import mantissa_product, rational
 from .errors import DomainError
 from .vgd import vgd_threshold
 
@@ -72,6 +72,7 @@ def gd_loss_factor(eigvals, lr):
     """
     eigvals = v.finite(eigvals, "eigvals")
     lr = v.positive(lr, "lr")
+    v.broadcast_together(eigvals=eigvals, lr=lr)
     out = rational(lambda r, lam: (1 - r * lam) ** 2, lr, eigvals)
     return v.scalar_out(out, eigvals, lr)
 
@@ -131,6 +132,7 @@ def expected_loss_change(eigvals, grad_proj, lr, sigma=0.0, n_samples=1, *, dof=
     grad_proj = v.finite(grad_proj, "grad_proj")
     lr = v.positive(lr, "lr")
     sigma, n, dof = _noise_inputs(sigma, n_samples, dof, allow_inf_sigma=True)
+    v.broadcast_together(eigvals=eigvals, grad_proj=grad_proj, lr=lr, sigma=sigma, n_samples=n, dof=dof)
     v.require(grad_proj, ~((eigvals == 0) & (grad_proj != 0)), "grad_proj",
               "0 where eigvals is 0 (the gradient of a quadratic has no component in its null space)")
     finite_sigma = np.where(np.isinf(sigma), 0.0, sigma)
@@ -172,7 +174,10 @@ def expected_loss(eigvals, mean_proj, lr, steps, sigma=0.0, n_samples=1, *, dof=
     :math:`a^{2t}` is formed as :math:`\exp(t\log a^2)` with :math:`\log a^2`
     from ``log1p`` or from an exactly rounded :math:`|1-\eta\lambda|`; the
     relative error is about :math:`(1 + |\log a^{2t}|)` ulp, which is the
-    conditioning of a :math:`2t`-th power.
+    conditioning of a :math:`2t`-th power. Where a factor over- or underflows
+    (:math:`a^{2t}`, the geometric sum, :math:`\mu_0^2` or the noise term),
+    the two terms are carried as mantissas times powers of two, so the result
+    is the value itself, or :math:`\pm\infty` (its limit) beyond the float range.
     """
     eigvals = v.finite(eigvals, "eigvals")
     mean_proj = v.finite(mean_proj, "mean_proj")
@@ -180,6 +185,8 @@ def expected_loss(eigvals, mean_proj, lr, steps, sigma=0.0, n_samples=1, *, dof=
     steps = v.integer_at_least(steps, "steps", 0)
     init_var = v.nonnegative(init_var, "init_var", allow_inf=False)
     sigma, n, dof = _noise_inputs(sigma, n_samples, dof)
+    v.broadcast_together(eigvals=eigvals, mean_proj=mean_proj, lr=lr, steps=steps, sigma=sigma, n_samples=n,
+                         dof=dof, init_var=init_var)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         # log a^2 = 2 log|1 - lr*lam| to full relative accuracy on each side of the edge:
         # log1p(-delta) for small delta, log1p(lr*lam - 2) near 2/lr (argument exactly rounded).
@@ -195,10 +202,76 @@ def expected_loss(eigvals, mean_proj, lr, steps, sigma=0.0, n_samples=1, *, dof=
         noise = rational(lambda r, lam, s, ns: r * r * lam * lam * s * s / ns, lr, eigvals, sigma, n)
         start = mean_proj * mean_proj + init_var
         # a zero start or zero noise contributes 0 even where the other factor diverges
-        second_moment = np.where(start == 0, 0.0, power * start) + np.where(noise == 0, 0.0, noise * geometric)
+        first, second = power * start, noise * geometric
+        second_moment = np.where(start == 0, 0.0, first) + np.where(noise == 0, 0.0, second)
         out = 0.5 * eigvals * second_moment
+        # Where a factor over- or underflowed (inf/inf, 0*inf, or a lost subnormal), redo in scaled form.
+        tiny = np.finfo(np.float64).tiny
+        started = (mean_proj != 0) | (init_var > 0)
+        noisy = (sigma > 0) & (eigvals != 0) & (steps > 0)
+        redo = (eigvals != 0) & (~np.isfinite(out) | (started & (first < tiny)) | (noisy & (second < tiny)))
+    if redo.any():
+        arrays = np.broadcast_arrays(eigvals, mean_proj, lr, steps, sigma, n, init_var, log_a2, out)
+        scaled = _scaled_loss(*(a[redo] for a in arrays[:-1]))
+        out = arrays[-1].copy()
+        out[redo] = scaled
     out = v.broadcast(np.where(eigvals == 0, 0.0, out), dof)
     return v.scalar_out(out, eigvals, mean_proj, lr, steps, sigma, n_samples, dof, init_var)
+
+
+def _log2_split(y):
+    """``y / ln 2`` as ``(k, f)``, ``k`` integral (as float) and ``f`` in [0, 1); ``-inf``/``inf`` kept in ``k``."""
+    z = y / np.log(2.0)
+    finite = np.isfinite(z)
+    k = np.where(finite, np.floor(np.where(finite, z, 0.0)), z)
+    return k, np.where(finite, z - np.where(finite, k, 0.0), 0.0)
+
+
+def _scaled_loss(lam, mu, lr, steps, sigma, n, v0, log_a2):
+    r""":math:`\tfrac12\lambda[a^{2t}(\mu^2 + v_0) + \eta^2\lambda^2\sigma^2/N_s\sum_{k<t}a^{2k}]` in scaled form.
+
+    Each of the two (nonnegative) terms is carried as a mantissa times ``2**E``
+    (``E`` a float-valued integer), with :math:`a^{2t} = e^{tL}` and the
+    geometric sum as :math:`e^{\log G}`, so nothing over- or underflows before
+    the final ``ldexp``; the result is the float nearest the value (``+-inf``
+    beyond the float range, its limit).
+    """
+    with np.errstate(all="ignore"):
+        # first term: 0.5 |lam| (mu^2 + v0) e^{tL}
+        scale = np.maximum(np.abs(mu), np.sqrt(v0))
+        scale = np.where(scale > 0, scale, 1.0)
+        _, se = np.frexp(scale)
+        start_m = _ldexp(mu, -se) ** 2 + _ldexp(v0, -2 * se)  # start / 2**(2 se), of order one
+        lm, le = np.frexp(np.abs(lam))
+        kp, fp = _log2_split(np.where(steps == 0, 0.0, steps * log_a2))
+        m1 = 0.5 * lm * start_m * np.exp2(fp)
+        e1 = le + 2.0 * se + kp
+        e1 = np.where(start_m == 0, -np.inf, e1)
+        # second term: 0.5 lr^2 |lam|^3 sigma^2 / n * G, G = sum_{k<t} e^{kL} = expm1(tL) / expm1(L)
+        omega, expo, zero, _ = mantissa_product([(lr, 2), (np.abs(lam), 3), (np.where(sigma > 0, sigma, 1.0), 2),
+                                                 (n, -1)], -1)
+        t = steps
+        direct = np.where(log_a2 == 0, t, np.expm1(t * log_a2) / np.expm1(log_a2))
+        big = (log_a2 > 0) & ~np.isfinite(direct)
+        log_big = (np.where(t > 1, (t - 1) * log_a2, 0.0) + np.log1p(-np.exp(-t * log_a2))
+                   - np.log1p(-np.exp(-log_a2)))
+        log_g = np.where(big, log_big, np.log(direct))
+        kg, fg = _log2_split(log_g)
+        m2 = omega.hi * np.exp2(fg)
+        e2 = expo + kg
+        e2 = np.where((sigma == 0) | (t == 0), -np.inf, e2)
+        top = np.maximum(e1, e2)
+        top = np.where(np.isfinite(top), top, np.where(top > 0, np.inf, 0.0))
+        total = (np.where(np.isfinite(e1), m1 * np.exp2(np.clip(e1 - top, -2000, 0)), 0.0)
+                 + np.where(np.isfinite(e2), m2 * np.exp2(np.clip(e2 - top, -2000, 0)), 0.0))
+        value = np.where(np.isinf(top), np.inf, np.ldexp(total, np.clip(np.where(np.isinf(top), 0, top),
+                                                                         -5000, 5000).astype(np.int32)))
+    return np.copysign(value, lam)
+
+
+def _ldexp(x, e):
+    """``x * 2**e`` for integer-valued ``e`` in any range (clipped where the result is 0 or inf anyway)."""
+    return np.ldexp(x, np.clip(e, -5000, 5000).astype(np.int32))
 
 
 def stationary_loss(eigvals, lr, sigma, n_samples=1, *, dof=np.inf):
@@ -216,6 +289,7 @@ def stationary_loss(eigvals, lr, sigma, n_samples=1, *, dof=np.inf):
     eigvals = v.finite(eigvals, "eigvals")
     lr = v.positive(lr, "lr")
     sigma, n, dof = _noise_inputs(sigma, n_samples, dof)
+    v.broadcast_together(eigvals=eigvals, lr=lr, sigma=sigma, n_samples=n, dof=dof)
     gap = rational(lambda r, lam: 2 - r * lam, lr, eigvals)
     v.require(eigvals, (eigvals >= 0) & (gap > 0), "eigvals",
               "in [0, 2/lr), where the iteration contracts and a stationary loss exists")
@@ -278,8 +352,11 @@ def analyse_step(hessian, mean, lr, sigma=0.0, n_samples=1, *, dof=np.inf) -> St
     which needs no diagonalisation.
     """
     q = v.finite(hessian, "hessian")
-    if q.ndim != 2 or q.shape[0] != q.shape[1]:
-        raise DomainError(f"hessian must be a square matrix; got shape {q.shape}")
+    if q.ndim != 2 or q.shape[0] != q.shape[1] or q.shape[0] == 0:
+        raise DomainError(f"hessian must be a square matrix (non-empty); got shape {q.shape}")
+    lr, sigma, dof = (v.scalar(x, name) for x, name in ((lr, "lr"), (sigma, "sigma"), (dof, "dof")))
+    if np.ndim(n_samples) != 0:
+        raise TypeError(f"n_samples must be a scalar, not an array of shape {np.shape(n_samples)}")
     scale = np.abs(q).max(initial=0.0)
     if np.abs(q - q.T).max(initial=0.0) > 1e-12 * scale:
         raise DomainError("hessian must be symmetric (|Q - Q.T| <= 1e-12 max|Q|)")

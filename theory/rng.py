@@ -25,11 +25,21 @@ def seed_sequence(seed=None) -> np.random.SeedSequence:
     if isinstance(seed, (np.random.Generator, np.random.RandomState, np.random.BitGenerator)):
         raise TypeError("seed must be an int, a sequence of ints or a numpy.random.SeedSequence; "
                         "a Generator's stream cannot be split reproducibly across chunks and workers")
-    if isinstance(seed, bool) or isinstance(seed, float):
-        raise TypeError(f"seed must be an int, a sequence of ints or a SeedSequence; got {seed!r}")
-    if seed is not None and np.any(np.asarray(seed) < 0):
-        raise ValueError(f"seed must be non-negative; got {seed!r}")
-    return np.random.SeedSequence(seed)
+    refusal = f"seed must be an int >= 0, a sequence of ints or a SeedSequence; got {seed!r}"
+    if isinstance(seed, (bool, np.bool_, float, complex, str, bytes)):
+        raise TypeError(refusal)
+    if seed is not None:
+        arr = np.asarray(seed) if not isinstance(seed, (int, np.integer)) else None
+        if arr is not None and arr.size and not (
+                np.issubdtype(arr.dtype, np.integer) or arr.dtype == object and all(
+                    isinstance(e, (int, np.integer)) and not isinstance(e, bool) for e in arr.ravel())):
+            raise TypeError(refusal)
+        if np.any(np.asarray(seed) < 0):
+            raise ValueError(f"seed must be non-negative; got {seed!r}")
+    try:
+        return np.random.SeedSequence(seed)
+    except (TypeError, ValueError):
+        raise TypeError(refusal) from None
 
 
 def _key(part) -> int:
@@ -51,4 +61,6 @@ def derive(seed, *path: int | str) -> np.random.SeedSequence:
 
 def blocks(n_items: int, block_size: int) -> Sequence[tuple[int, int]]:
     """``[(start, stop), ...]`` cutting ``range(n_items)`` into blocks of ``block_size`` (last may be short)."""
+    from ._validate import as_int
+    n_items, block_size = as_int(n_items, "n_items", 0), as_int(block_size, "block_size", 1)
     return [(s, min(s + block_size, n_items)) for s in range(0, n_items, block_size)]

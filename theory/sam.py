@@ -160,6 +160,7 @@ def usam_threshold(lr, rho):
     """
     lr = v.positive(lr, "lr")
     rho = v.nonnegative(rho, "rho")
+    v.broadcast_together(lr=lr, rho=rho)
     return v.scalar_out(_edge(lr, rho, np.ones_like(rho)), lr, rho)
 
 
@@ -212,6 +213,7 @@ def sam_threshold(lr, rho, grad_norm):
     lr = v.positive(lr, "lr")
     rho = v.nonnegative(rho, "rho")
     grad_norm = v.nonnegative(grad_norm, "grad_norm")
+    v.broadcast_together(lr=lr, rho=rho, grad_norm=grad_norm)
     v.require(grad_norm, ~(np.isinf(rho) & np.isinf(grad_norm)), "grad_norm",
               "finite where rho is infinite (inf/inf is indeterminate)")
     return v.scalar_out(_edge(lr, rho, grad_norm), lr, rho, grad_norm)
@@ -237,6 +239,7 @@ def usam_step_factor(lam, lr, rho):
     lam = v.finite(lam, "lam")
     lr = v.positive(lr, "lr")
     rho = v.nonnegative(rho, "rho", allow_inf=False)
+    v.broadcast_together(lam=lam, lr=lr, rho=rho)
     out = rational(lambda r, l, s: 1 - r * l * (1 + s * l), lr, lam, rho)
     return v.scalar_out(out, lam, lr, rho)
 
@@ -262,6 +265,7 @@ def sam_step_factor(lam, lr, rho, grad_norm):
     lr = v.positive(lr, "lr")
     rho = v.nonnegative(rho, "rho", allow_inf=False)
     grad_norm = v.positive(grad_norm, "grad_norm")
+    v.broadcast_together(lam=lam, lr=lr, rho=rho, grad_norm=grad_norm)
     out = rational(lambda r, l, s, n: 1 - r * l * (1 + s * l / n), lr, lam, rho, grad_norm)
     return v.scalar_out(out, lam, lr, rho, grad_norm)
 
@@ -302,6 +306,7 @@ def usam_loss_change(eigvals, grad_proj, lr, rho):
     grad_proj = v.finite(grad_proj, "grad_proj")
     lr = v.positive(lr, "lr")
     rho = v.nonnegative(rho, "rho", allow_inf=False)
+    v.broadcast_together(eigvals=eigvals, grad_proj=grad_proj, lr=lr, rho=rho)
     out = rational(lambda r, l, g, s: -(r * g * g / 2) * (1 + s * l) * (2 - r * l * (1 + s * l)),
                    lr, eigvals, grad_proj, rho)
     return v.scalar_out(out, eigvals, grad_proj, lr, rho)
@@ -334,6 +339,7 @@ def sam_loss_change(eigvals, grad_proj, lr, rho, grad_norm=None):
     grad_proj = v.finite(grad_proj, "grad_proj")
     lr = v.positive(lr, "lr")
     rho = v.nonnegative(rho, "rho", allow_inf=False)
+    v.broadcast_together(eigvals=eigvals, grad_proj=grad_proj, lr=lr, rho=rho)
     if grad_norm is None:
         if grad_proj.ndim == 0:
             raise DomainError("grad_proj must have a last axis over the directions when grad_norm is not given")
@@ -342,6 +348,7 @@ def sam_loss_change(eigvals, grad_proj, lr, rho, grad_norm=None):
         v.require(norm, np.isfinite(norm), "grad_proj", "of finite norm")
     else:
         norm = v.nonnegative(grad_norm, "grad_norm", allow_inf=False)
+        v.broadcast_together(eigvals=eigvals, grad_proj=grad_proj, lr=lr, rho=rho, grad_norm=norm)
     stationary = norm == 0
     out = rational(lambda r, l, g, s, n: -(r * g * g / 2) * (1 + s * l / n) * (2 - r * l * (1 + s * l / n)),
                    lr, eigvals, grad_proj, rho, np.where(stationary, 1.0, norm))
@@ -349,17 +356,42 @@ def sam_loss_change(eigvals, grad_proj, lr, rho, grad_norm=None):
     return v.scalar_out(out, eigvals, grad_proj, lr, rho, norm if grad_norm is None else grad_norm)
 
 
+def _update_inputs(theta, grad, lr, rho):
+    theta = v.finite(theta, "theta")
+    if not callable(grad):
+        raise TypeError(f"grad must be a callable grad(theta) -> array; got {type(grad).__name__}")
+    lr = v.positive(lr, "lr")
+    rho = v.nonnegative(rho, "rho", allow_inf=False)
+    v.broadcast_together(theta=theta, lr=lr, rho=rho)
+    return theta, lr, rho
+
+
+def _gradient(grad, theta):
+    g = np.asarray(grad(theta))
+    if g.shape != np.shape(theta):
+        raise DomainError(f"grad must return an array of the shape of theta {np.shape(theta)}; got {g.shape}")
+    return g
+
+
 def usam_update(theta, grad, lr, rho):
     r"""One literal USAM step :math:`\theta - \eta\nabla\ell(\theta + \rho\nabla\ell(\theta))`.
 
     Parameters
     ----------
-    theta : ndarray
-        Iterate(s), shape ``(..., P)``.
+    theta : array_like
+        Iterate(s), shape ``(..., P)``, finite.
     grad : callable
         ``grad(theta) -> ndarray`` of the same shape (vectorised over leading axes).
-    lr, rho : float or array broadcasting against ``theta[..., :1]``
+    lr : float or array_like
+        :math:`\eta`, finite and > 0, broadcasting against ``theta[..., :1]``.
+    rho : float or array_like
+        :math:`\rho`, finite and >= 0, broadcasting against ``theta[..., :1]``.
     """
+    theta, lr, rho = _update_inputs(theta, grad, lr, rho)
+    return _usam_step(theta, lambda t: _gradient(grad, t), lr, rho)
+
+
+def _usam_step(theta, grad, lr, rho):
     g = grad(theta)
     return theta - lr * grad(theta + rho * g)
 
@@ -369,12 +401,28 @@ def sam_update(theta, grad, lr, rho):
 
     The norm is taken over the last axis. At a stationary point (:math:`g = 0`)
     the perturbation is taken as zero, as in implementations that add a small
-    constant to the norm.
+    constant to the norm. Parameters as in :func:`usam_update`.
     """
+    theta, lr, rho = _update_inputs(theta, grad, lr, rho)
+    if theta.ndim == 0:
+        raise DomainError("theta must have a last axis over the parameters (the norm is taken over it); got a scalar")
+    return _sam_step(theta, lambda t: _gradient(grad, t), lr, rho)
+
+
+def _sam_step(theta, grad, lr, rho):
     g = grad(theta)
-    norm = np.linalg.norm(g, axis=-1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        norm = np.linalg.norm(g, axis=-1, keepdims=True)
     num = rho * g
     e = np.divide(num, norm, out=np.zeros_like(num, dtype=float), where=norm > 0)
+    redo = ((np.isinf(norm) | (norm < 2.0**-500)) & (g != 0).any(axis=-1, keepdims=True)
+            & np.isfinite(g).all(axis=-1, keepdims=True))
+    if redo.any():  # the norm over- or underflowed: rho g / |g| = rho (g/s) / |g/s|, s = max |g|
+        with np.errstate(under="ignore", invalid="ignore"):
+            s = np.max(np.abs(g), axis=-1, keepdims=True)
+            gs = g / np.where(s > 0, s, 1.0)
+            unit = gs / np.linalg.norm(gs, axis=-1, keepdims=True)
+        e = np.where(redo, rho * unit, e)
     return theta - lr * grad(theta + e)
 
 
@@ -382,10 +430,14 @@ def usam_quadratic_map(lr, rho):
     r"""``step(lam, state, t)``: the literal USAM iteration on :math:`\ell = \frac12\lambda\theta^2`,
     one row per value of ``lam`` (shape ``(n, 1)``), for :func:`locate_threshold`.
 
-    Its edge in :math:`\lambda` is :func:`usam_threshold`.
+    Its edge in :math:`\lambda` is :func:`usam_threshold`. ``lr`` (> 0) and
+    ``rho`` (>= 0) finite scalars or arrays of one value per row.
     """
+    lr = v.positive(lr, "lr")
+    rho = v.nonnegative(rho, "rho", allow_inf=False)
+
     def step(lam, state, t):
-        return usam_update(state, lambda theta: lam * theta, lr, rho)
+        return _usam_step(state, lambda theta: lam * theta, lr, rho)
     return step
 
 
@@ -398,13 +450,15 @@ def sam_quadratic_map(lr, rho, grad_norm):
     multiplier along :math:`\theta_2` is :math:`1 - \eta\lambda(1 + \rho\lambda/b)` and the
     edge in :math:`\lambda` is :func:`sam_threshold` at ``grad_norm``.
     """
-    slope = np.asarray(grad_norm, dtype=float)
+    lr = v.positive(lr, "lr")
+    rho = v.nonnegative(rho, "rho", allow_inf=False)
+    slope = v.positive(grad_norm, "grad_norm")
 
     def grad(theta, lam):
         return np.stack([np.broadcast_to(slope, theta.shape[:1]), lam[:, 0] * theta[:, 1]], axis=-1)
 
     def step(lam, state, t):
-        return sam_update(state, lambda theta: grad(theta, lam), lr, rho)
+        return _sam_step(state, lambda theta: grad(theta, lam), lr, rho)
     return step
 
 
@@ -459,14 +513,23 @@ def locate_threshold(step_map: Callable, lo, hi, state0, *, steps: int = 400,
     ``steps`` so that decaying runs stay representable, and so that a
     non-linear map stays in the regime whose edge is wanted.
     """
-    lo = np.atleast_1d(np.asarray(lo, dtype=float)).copy()
-    hi = np.atleast_1d(np.asarray(hi, dtype=float)).copy()
+    if not callable(step_map):
+        raise TypeError(f"step_map must be a callable step_map(param, state, t); got {type(step_map).__name__}")
+    if size is not None and not callable(size):
+        raise TypeError(f"size must be None or a callable size(state); got {type(size).__name__}")
+    lo = np.atleast_1d(v.finite(lo, "lo")).copy()
+    hi = np.atleast_1d(v.finite(hi, "hi")).copy()
+    v.broadcast_together(lo=lo, hi=hi)
     lo, hi = (a.copy() for a in np.broadcast_arrays(lo, hi))
-    state0 = np.atleast_1d(np.asarray(state0, dtype=float))
+    v.nonempty(lo, "lo")
+    state0 = np.atleast_1d(v.finite(state0, "state0"))
+    steps = v.as_int(steps, "steps", 2)
+    rtol = float(v.positive(v.scalar(rtol, "rtol"), "rtol"))
+    max_iter = v.as_int(max_iter, "max_iter", 0)
+    check_bracket = v.flag(check_bracket, "check_bracket")
     if size is None:
         def size(s):
             return np.linalg.norm(s, axis=-1)
-    steps = int(steps)
     half = steps // 2
 
     def grows(param):

@@ -140,11 +140,11 @@ def effective_number(eigenvalues, alpha, *, negative: str = "raise"):
     Eq. (4.12) (:math:`\gamma`); J. E. Moody, *The effective number of
     parameters*, NeurIPS 4 (1992).
     """
-    if negative not in _NEGATIVE_MODES:
-        raise DomainError(f"negative must be one of {_NEGATIVE_MODES}; got {negative!r}")
+    v.choice(negative, "negative", _NEGATIVE_MODES)
     raw = np.asarray(eigenvalues)
     lam = _spectra(eigenvalues)
     a = v.nonnegative(alpha, "alpha")
+    v.broadcast_together(eigenvalues_leading_axes=lam[..., 0], alpha=a)
     if negative == "clip":
         lam = np.maximum(lam, 0.0)
     elif negative == "abs":
@@ -185,6 +185,7 @@ def count_above(eigenvalues, level):
     raw = np.asarray(eigenvalues)
     lam = _spectra(eigenvalues)
     lev = v.as_float(level, "level")
+    v.broadcast_together(eigenvalues_leading_axes=lam[..., 0], level=lev)
     out = np.count_nonzero(lam > lev[..., None], axis=-1)
     if raw.ndim <= 1 and lev.ndim == 0:
         return int(out)
@@ -250,10 +251,10 @@ def top_eigenvalues(hessian, k: int = 1, *, n=None, which: str = "LA", method: s
     ndarray, shape (..., k)
     """
     k = v.as_int(k, "k", 1)
-    if which not in ("LA", "LM"):
-        raise DomainError(f"which must be 'LA' or 'LM'; got {which!r}")
-    if method not in ("auto", "dense", "lanczos"):
-        raise DomainError(f"method must be 'auto', 'dense' or 'lanczos'; got {method!r}")
+    v.choice(which, "which", ("LA", "LM"))
+    v.choice(method, "method", ("auto", "dense", "lanczos"))
+    tol = v.scalar(tol, "tol")
+    v.require(tol, tol >= 0, "tol", ">= 0 (0: machine precision)")
     h, matvec, dim = _as_operator(hessian, n)
     if k > dim:
         raise DomainError(f"k must be <= n = {dim}; got {k}")
@@ -348,6 +349,27 @@ def adaptive_sharpness(hessian, precond, *, k: int = 1, n=None, method: str = "a
     return out
 
 
+def _quotients(num, den):
+    """``num / den`` as ``(m, e)`` with ``m * 2**e`` the quotient, ``|m|`` in (1/2, 2) or 0 (no overflow)."""
+    mn, en = np.frexp(num)
+    md, ed = np.frexp(den)
+    return mn / md, en.astype(np.int64) - ed
+
+
+def _scaled_sum(mq, eq):
+    """``sum(mq * 2**eq, axis=-1)``, formed at the largest exponent of its row and scaled back last.
+
+    So the sum over- or underflows only where the exact sum does (no
+    intermediate inf, no ``inf - inf``).
+    """
+    top = np.max(np.where(mq != 0, eq, np.iinfo(np.int64).min // 2), axis=-1, keepdims=True)
+    top = np.where(top < -(2**40), 0, top)  # an all-zero row
+    rel = np.maximum(eq - top, -1100)
+    total = np.sum(np.ldexp(mq, rel.astype(np.int32)), axis=-1)
+    with np.errstate(over="ignore"):
+        return np.ldexp(total, top[..., 0].astype(np.int32))
+
+
 def trace_ratio(G, H):
     r"""Trace ratio :math:`\mathrm{Tr}(G^{-1}H)` of a curvature matrix :math:`H` against a metric :math:`G`.
 
@@ -389,7 +411,15 @@ def trace_ratio(G, H):
     n = h.shape[-1]
     if g.ndim >= 1 and g.shape[-1] == n and (g.ndim == 1 or g.shape[-2:] != (n, n)):
         v.require(g, g > 0, "G", "positive (a diagonal metric)")
-        out = np.sum(np.diagonal(h, axis1=-2, axis2=-1) / g, axis=-1)
+        diag = np.diagonal(h, axis1=-2, axis2=-1)
+        v.broadcast_together(G=g, H_diagonal=diag)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.sum(diag / g, axis=-1)
+        # a quotient beyond the float range (or inf - inf): the sum with magnitudes factored out
+        redo = ~np.isfinite(out)
+        if np.any(redo):
+            d_b, g_b = np.broadcast_arrays(diag, g)
+            out = np.where(redo, _scaled_sum(*_quotients(d_b, g_b)), out)
         return float(out) if np.ndim(out) == 0 else out
     if g.ndim < 2 or g.shape[-2:] != (n, n):
         raise DomainError(f"G must be (..., {n}, {n}) or (..., {n}) to match H; got shape {g.shape}")
@@ -400,7 +430,20 @@ def trace_ratio(G, H):
         np.linalg.cholesky(g)
     except np.linalg.LinAlgError:
         raise DomainError("G must be positive definite (its Cholesky factorisation failed)") from None
-    shape = np.broadcast_shapes(g.shape[:-2], h.shape[:-2])
-    x = np.linalg.solve(np.broadcast_to(g, shape + (n, n)), np.broadcast_to(h, shape + (n, n)))
-    out = np.trace(x, axis1=-2, axis2=-1)
+    shape = v.broadcast_together(G_stack=g[..., 0, 0], H_stack=h[..., 0, 0]) if n else \
+        np.broadcast_shapes(g.shape[:-2], h.shape[:-2])
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = np.linalg.solve(np.broadcast_to(g, shape + (n, n)), np.broadcast_to(h, shape + (n, n)))
+        out = np.trace(x, axis1=-2, axis2=-1)
+    redo = ~np.isfinite(out)
+    if np.any(redo):
+        # Tr(G^-1 H) = 2**(b - a) Tr((G 2**-a)^-1 (H 2**-b)): powers of two taken out of each matrix
+        # (exactly), the trace summed with magnitudes factored out
+        _, a = np.frexp(np.abs(g).max(axis=(-2, -1), keepdims=True))
+        _, b = np.frexp(np.abs(h).max(axis=(-2, -1), keepdims=True))
+        gs, hs = np.ldexp(g, -a), np.ldexp(h, -b)
+        xs = np.linalg.solve(np.broadcast_to(gs, shape + (n, n)), np.broadcast_to(hs, shape + (n, n)))
+        m, e = np.frexp(np.diagonal(xs, axis1=-2, axis2=-1))
+        redone = _scaled_sum(m, e.astype(np.int64) + (b - a)[..., 0].astype(np.int64))
+        out = np.where(redo, redone, out)
     return float(out) if np.ndim(out) == 0 else out

@@ -9,6 +9,7 @@ standard error.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,9 +86,18 @@ class Moments:
         return Estimate(self.mean, stderr, self.n)
 
 
+def _real(x, name: str) -> np.ndarray:
+    """``x`` as float64, NaN kept (a NaN estimate gives a NaN z); TypeError naming ``name`` unless real numbers."""
+    arr = np.asarray(x)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real numbers; got {type(x).__name__} of dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
 def z_score(value, stderr, expected) -> np.ndarray:
     """(value - expected) / stderr, with 0 where both the difference and stderr are 0."""
-    value, stderr, expected = (np.asarray(a, dtype=np.float64) for a in (value, stderr, expected))
+    value, stderr, expected = (_real(a, n) for a, n in ((value, "value"), (stderr, "stderr"), (expected, "expected")))
+    v.broadcast_together(value=value, stderr=stderr, expected=expected)
     diff = value - expected
     with np.errstate(divide="ignore", invalid="ignore"):
         z = diff / stderr
@@ -95,14 +105,33 @@ def z_score(value, stderr, expected) -> np.ndarray:
 
 
 def z_critical(alpha: float, n_tests: int = 1, *, two_sided: bool = True) -> float:
-    """Critical ``|z|`` for a family of ``n_tests`` normal tests at family-wise false-alarm rate ``alpha``.
+    r"""Critical ``|z|`` for a family of ``n_tests`` normal tests at family-wise false-alarm rate ``alpha``.
 
-    Bonferroni: each test runs at ``alpha / n_tests``.
+    Bonferroni: each test runs at ``alpha / n_tests``, and the critical value
+    is :math:`-\Phi^{-1}(\alpha/(n_{\rm tests}\,s))`, :math:`s` = 2 two-sided, 1
+    one-sided; where that tail probability underflows it is computed from its
+    logarithm (``scipy.special.ndtri_exp``).
+
+    Parameters
+    ----------
+    alpha : float
+        Family-wise false-alarm rate, in (0, 1).
+    n_tests : int
+        Number of tests in the family, >= 1.
+    two_sided : bool
     """
+    alpha = v.scalar(alpha, "alpha")
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
-    per_test = alpha / n_tests / (2 if two_sided else 1)
+        raise DomainError(f"alpha must be in (0, 1); got {alpha!r}")
+    n_tests = v.as_int(n_tests, "n_tests", 1)
+    sides = 2 if v.flag(two_sided, "two_sided") else 1
+    per_test = alpha / n_tests / sides if n_tests < 2**1000 else 0.0
+    if per_test < _TINY:  # underflowed (or lost digits): the same quantile from log(per_test)
+        return float(-special.ndtri_exp(math.log(alpha) - math.log(n_tests) - math.log(sides)))
     return float(-special.ndtri(per_test))
+
+
+_TINY = float(np.finfo(np.float64).tiny)
 
 
 @dataclass(frozen=True)
@@ -194,26 +223,54 @@ def weighted_line(x, y, yerr) -> LineFit:
         raise DomainError(f"x, y and yerr must have the same length; got {x.size}, {y.size}, {yerr.size}")
     if np.unique(x).size < 2:
         raise DomainError("x must hold at least 2 distinct values")
-    w = 1.0 / yerr**2
+    # Scaled variables, so that neither the normal equations nor the weights over- or underflow and the
+    # design is well conditioned for any x: u = (x - c)/s in [-1, 1], y' = y/ys, relative weights
+    # w = (sigma_min/sigma)^2 in (0, 1]. The fit is then mapped back exactly (a linear change of variables).
+    lo, hi = float(x.min()), float(x.max())
+    c = lo + 0.5 * (hi - lo) if np.isfinite(hi - lo) else 0.5 * lo + 0.5 * hi
+    s = 0.5 * hi - 0.5 * lo
+    u = (x - c) / s
+    ys = float(np.max(np.abs(y))) or 1.0
+    yp = y / ys
+    smin = float(yerr.min())
+    w = (smin / yerr) ** 2
+    if np.unique(x[w > 0]).size < 2:
+        raise DomainError("yerr must not span so wide a range that fewer than 2 distinct x keep a nonzero weight "
+                          f"(relative weight (min yerr / yerr)^2 underflows); got yerr from {smin!r} to "
+                          f"{float(yerr.max())!r}")
 
     def fit(deg):
-        design = np.vander(x, deg + 1, increasing=True)
-        cov = np.linalg.inv(design.T @ (design * w[:, None]))
-        coef = cov @ (design.T @ (w * y))
+        design = np.vander(u, deg + 1, increasing=True)
+        cov = np.linalg.inv(design.T @ (design * w[:, None]))  # times smin'^2 = (smin/ys)^2: the covariance
+        coef = cov @ (design.T @ (w * yp))
         return coef, cov
 
-    coef, cov = fit(1)
-    resid = y - (coef[0] + coef[1] * x)
-    chi2 = float(np.sum(w * resid**2))
+    def se(var, power):  # sqrt(var) smin / s^power, a standard error in the original units (inf beyond range)
+        out = np.sqrt(var) * smin
+        for _ in range(power):
+            out = out / s
+        return float(out)
+
+    (a0, b0), cov = fit(1)
+    # y = ys (a0 + b0 (x - c)/s): slope ys b0/s, intercept ys (a0 - b0 c/s)
+    slope = ys * (b0 / s)
+    intercept = ys * a0 - slope * c
+    # var(intercept) = (smin)^2 (cov00 - 2 (c/s) cov01 + (c/s)^2 cov11), written as a norm to avoid cancellation
+    r = c / s
+    var_i = cov[0, 0] - 2.0 * r * cov[0, 1] + r * r * cov[1, 1]
+    z = (yp - (a0 + b0 * u)) * (ys / yerr)
+    with np.errstate(over="ignore"):
+        chi2 = float(np.sum(z * z))
     dof = x.size - 2
     p_value = float(special.chdtrc(dof, chi2)) if dof > 0 else np.nan
     if np.unique(x).size >= 4:
         c2, cov2 = fit(2)
-        curv, curv_se = float(c2[2]), float(np.sqrt(cov2[2, 2]))
+        with np.errstate(over="ignore"):  # beyond the float range for tiny x spreads: then +-inf
+            curv, curv_se = float(ys * c2[2] / s / s), se(cov2[2, 2], 2)
     else:
         curv = curv_se = np.nan
-    return LineFit(slope=float(coef[1]), slope_se=float(np.sqrt(cov[1, 1])), intercept=float(coef[0]),
-                   intercept_se=float(np.sqrt(cov[0, 0])), chi2=chi2, dof=dof, p_value=p_value, curvature=curv,
+    return LineFit(slope=float(slope), slope_se=se(cov[1, 1], 1), intercept=float(intercept),
+                   intercept_se=se(max(var_i, 0.0), 0), chi2=chi2, dof=dof, p_value=p_value, curvature=curv,
                    curvature_se=curv_se, n=int(x.size))
 
 
@@ -227,15 +284,34 @@ def censored_mean(times, censored) -> Estimate:
     The latter assumes exponential escape, which holds in the Kramers regime
     once the walkers have relaxed in the valley. When nothing escaped there is
     no estimate (only the lower bound ``sum(times)``): DomainError.
+
+    Parameters
+    ----------
+    times : array_like, shape (n,)
+        Escape or censoring times, finite and >= 0; at least 2 when none is censored.
+    censored : array_like of bool, shape (n,)
+        True where the run ended before the walker escaped.
     """
-    times = np.asarray(times, dtype=np.float64)
-    censored = np.asarray(censored, dtype=bool)
+    times = v.nonempty(v.nonnegative(times, "times", allow_inf=False), "times").ravel()
+    censored = np.asarray(censored)
+    if censored.dtype != bool:
+        raise TypeError(f"censored must be an array of True/False; got dtype {censored.dtype}")
+    censored = censored.ravel()
+    if censored.size != times.size:
+        raise DomainError(f"times and censored must have the same length; got {times.size} and {censored.size}")
     n = times.size
     n_esc = n - int(np.count_nonzero(censored))
-    if n_esc == n:
-        return Estimate(float(times.mean()), float(times.std(ddof=1) / np.sqrt(n)), n)
     if n_esc == 0:
         raise DomainError(f"no walker escaped (all {n} censored at up to {times.max():g}): the mean escape "
                           "time cannot be estimated; run longer")
-    tau = float(times.sum()) / n_esc
+    if n_esc == n and n < 2:
+        raise DomainError("times must hold at least 2 values when none is censored (a standard error needs "
+                          "2); got 1")
+    top = float(times.max())
+    # factor out the magnitude where the squared deviations (or the sums) could over- or underflow
+    unit = top if top > 1e150 or 0 < top < 1e-150 else 1.0
+    t = times / unit if unit != 1.0 else times
+    if n_esc == n:
+        return Estimate(float(t.mean()) * unit, float(t.std(ddof=1) / np.sqrt(n)) * unit, n)
+    tau = float(t.sum()) / n_esc * unit
     return Estimate(tau, tau / np.sqrt(n_esc), n)

@@ -397,6 +397,9 @@ class _Results:
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise SweepConfigError(f"{self.path}, line {lineno}: not a sweep row ({exc})") from exc
             if key in wanted and key not in found:
+                order = rec.get("columns")  # the row's own column order (the JSON object's keys are sorted)
+                if isinstance(order, list) and sorted(order) == sorted(values):
+                    values = {n: values[n] for n in order}
                 found[key] = (values, float(seconds))
         return found
 
@@ -420,7 +423,7 @@ class _Results:
             self._write_csv([key, *(_cell(params.get(n)) for n in param_names), *values.values(), repr(seconds)])
         else:
             self.fh.write(_json({"key": key, "params": _canonical(params, "parameter"), "values": values,
-                                 "seconds": seconds}) + "\n")
+                                 "columns": list(values), "seconds": seconds}) + "\n")
         self.fh.flush()
 
     def _write_csv(self, cells) -> None:

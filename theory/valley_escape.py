@@ -65,6 +65,7 @@ def minibatch_noise_covariance(model, theta, batch_size) -> np.ndarray:
     -------
     ndarray, shape (P, P)
     """
+    _models.require_minimal(model)
     theta = np.array(_models.as_theta(model, theta), dtype=np.float64)
     batch_size = v.as_int(batch_size, "batch_size", 1)
     cov = _models.gradient_covariance(model, theta, "minibatch_noise_covariance")
@@ -120,10 +121,10 @@ def quadratic_escape_exponent(model, theta, threshold, *, noise: str = "exact") 
     """
     from scipy import linalg
 
-    if noise not in ("exact", "hessian"):
-        raise DomainError(f"noise must be 'exact' or 'hessian'; got {noise!r}")
+    noise = v.choice(noise, "noise", ("exact", "hessian"))
+    _models.require_minimal(model)
     theta = np.array(_models.as_theta(model, theta), dtype=np.float64)
-    threshold = float(v.positive(threshold, "threshold"))
+    threshold = v.scalar(v.positive(threshold, "threshold"), "threshold")
     hess = _models.dense_hessian(model, theta)
     w = np.linalg.eigvalsh(hess)
     if not w[0] > 0:

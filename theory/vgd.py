@@ -138,6 +138,7 @@ def variational_factor(z, lr):
     """
     z = v.nonnegative(z, "z")
     lr = v.positive(lr, "lr")
+    v.broadcast_together(z=z, lr=lr)
     xi, k = _solve_cubic([(z, 1), (lr, 2)], exp2=-2)
     x = np.ldexp(xi, k)
     return v.scalar_out(x, z, lr)
@@ -152,8 +153,13 @@ def signal_to_noise(grad_sq, sigma, n_samples=1, *, dof=np.inf):
     where VF itself is well defined; :func:`vgd_threshold` never forms it.
     """
     grad_sq, sigma, n, dof = _threshold_inputs(grad_sq, sigma, n_samples, dof)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # 0/0 at sigma = 0 is set to inf below
-        z = n * grad_sq / sigma**2
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
+        z = n * grad_sq / sigma**2  # 0/0 at sigma = 0 is set to inf below
+    # where a factor over- or underflowed, assemble the product from mantissas and exponents
+    redo = (sigma > 0) & ~((z >= np.finfo(np.float64).tiny) & np.isfinite(z))
+    if redo.any():
+        z = np.where(redo, root_of_product([(n, 1), (np.where(redo, grad_sq, 1.0), 1),
+                                            (np.where(redo, sigma, 1.0), -2)], 1), z)
     z = v.broadcast(np.where(sigma == 0, np.inf, z), dof)
     return v.scalar_out(z, grad_sq, sigma, n_samples, dof)
 
@@ -163,6 +169,7 @@ def _threshold_inputs(grad_sq, sigma, n_samples, dof):
     sigma = v.nonnegative(sigma, "sigma")
     n = v.integer_at_least(n_samples, "n_samples", 1)
     dof = v.student_dof(dof)
+    v.broadcast_together(grad_sq=grad_sq, sigma=sigma, n_samples=n, dof=dof)
     both_inf = np.isinf(grad_sq) & np.isinf(sigma)
     v.require(grad_sq, ~both_inf, "grad_sq",
               "finite where sigma is infinite (inf/inf is indeterminate)")
@@ -180,6 +187,7 @@ def perturbation_scale(sigma, dof=np.inf):
     """
     sigma = v.nonnegative(sigma, "sigma")
     dof = v.student_dof(dof)
+    v.broadcast_together(sigma=sigma, dof=dof)
     t = np.isfinite(dof)
     nu = np.where(t, dof, 3.0)
     out = np.where(t, sigma * np.sqrt((nu - 2.0) / nu), sigma)
@@ -204,6 +212,7 @@ def perturbation_variance(scale, dof=np.inf):
     """
     scale = v.nonnegative(scale, "scale")
     dof = v.student_dof(dof)
+    v.broadcast_together(scale=scale, dof=dof)
     with np.errstate(over="ignore"):
         out = scale**2 * _variance_ratio(dof)
     return v.scalar_out(out, scale, dof)
@@ -254,6 +263,7 @@ def vgd_threshold(lr, sigma, grad_sq, n_samples=1, *, dof=np.inf):
     """
     lr = v.positive(lr, "lr")
     grad_sq, sigma, n, dof = _threshold_inputs(grad_sq, sigma, n_samples, dof)
+    v.broadcast_together(lr=lr, sigma=sigma, grad_sq=grad_sq, n_samples=n, dof=dof)
     # sigma = 0 means GD even when grad_sq = 0: make the 0/0 resolve to inf.
     gd = sigma == 0
     c = np.where(gd, 1.0, grad_sq)
@@ -270,6 +280,7 @@ def _inverse_inputs(eigval, grad_sq, lr, dof):
     eigval = v.positive(eigval, "eigval")
     grad_sq = v.nonnegative(grad_sq, "grad_sq")
     dof = v.student_dof(dof)
+    v.broadcast_together(eigval=eigval, grad_sq=grad_sq, lr=lr, dof=dof)
     gap = rational(lambda r, lam: 2 - r * lam, lr, eigval)  # 2 - lr*eigval, sign exact
     v.require(eigval, gap >= 0, "eigval",
               "in (0, 2/lr]: above 2/lr even GD increases the loss, so no sigma or n_samples helps")
@@ -301,6 +312,7 @@ def max_sigma(eigval, grad_sq, lr, n_samples=1, *, dof=np.inf):
     """
     eigval, grad_sq, lr, dof, gap = _inverse_inputs(eigval, grad_sq, lr, dof)
     n = v.integer_at_least(n_samples, "n_samples", 1)
+    v.broadcast_together(eigval=eigval, grad_sq=grad_sq, lr=lr, n_samples=n, dof=dof)
     out = root_of_product([(n, 1), (grad_sq, 1), (gap, 1), (lr, -1), (eigval, -3)], 2)
     return v.scalar_out(v.broadcast(out, dof), eigval, grad_sq, lr, n_samples, dof)
 
@@ -325,6 +337,7 @@ def min_n_samples(eigval, grad_sq, lr, sigma, *, dof=np.inf):
     """
     eigval, grad_sq, lr, dof, gap = _inverse_inputs(eigval, grad_sq, lr, dof)
     sigma = v.nonnegative(sigma, "sigma")
+    v.broadcast_together(eigval=eigval, grad_sq=grad_sq, lr=lr, sigma=sigma, dof=dof)
     both_inf = np.isinf(grad_sq) & np.isinf(sigma)
     v.require(grad_sq, ~both_inf, "grad_sq", "finite where sigma is infinite (inf/inf is indeterminate)")
     arrays = np.broadcast_arrays(eigval, grad_sq, lr, sigma, gap, dof)

@@ -53,6 +53,10 @@ class Comparison:
     or a deterministic computation's error estimate (``"numerical"``);
     ``allowance`` is the stated tolerance of a ``"band"``, ``"at_most"`` or
     ``"at_least"`` row. The two are never mixed in one field.
+    ``sensitivity`` is the change of ``estimate - bias - formula`` per unit
+    relative error of the formula under test (default ``|formula|``: the row
+    compares that formula's value itself); a row whose formula value is fixed
+    (e.g. a zero the simulation must hit at a point the formula chose) states it.
     """
 
     label: str
@@ -64,6 +68,7 @@ class Comparison:
     note: str = ""
     kind: str = "statistical"
     allowance: float = 0.0
+    sensitivity: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -82,6 +87,26 @@ class Comparison:
     def spread(self) -> float:
         """The row's standard error, error estimate or allowance, whichever its kind has."""
         return self.allowance if self.kind in ALLOWANCE_KINDS else self.stderr
+
+    def detectable(self, critical: float) -> float:
+        r"""The smallest relative error of the tested formula this row detects, at 50% power.
+
+        ``critical * stderr / sensitivity`` for a statistical row (a shift of
+        ``critical`` standard errors is caught half the time), ``stderr /
+        sensitivity`` for a numerical one and ``allowance / sensitivity`` for a
+        band. A bound passes anything on its side, so its power is its slack:
+        ``(allowance - deviation) / sensitivity`` for ``"at_most"``,
+        ``(allowance + deviation) / sensitivity`` for ``"at_least"`` (the shift of
+        the formula that makes it fail). ``inf`` for a ``"positive"`` row (it
+        predicts a sign only) or a row without sensitivity.
+        """
+        scale = abs(self.formula) if self.sensitivity is None else abs(self.sensitivity)
+        if self.kind == "positive" or not scale > 0:
+            return float("inf")
+        deviation = self.estimate - self.bias - self.formula
+        spread = {"statistical": critical * self.stderr, "numerical": self.stderr, "band": self.allowance,
+                  "at_most": self.allowance - deviation, "at_least": self.allowance + deviation}[self.kind]
+        return float(max(spread, 0.0) / scale)
 
     def passes(self, critical: float, critical_one_sided: float) -> bool:
         """The row's verdict at the two-sided and one-sided critical ``|z|`` of its check."""
@@ -106,11 +131,17 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Context:
-    """What a check receives: its own seed, and where to run."""
+    """What a check receives: its own seed, where to run, and whether at quick sizes.
+
+    ``quick`` asks a check whose full size takes long (``Check.heavy``) for its
+    smaller configuration (``theory verify --quick``); its rows' standard
+    errors, and so what it detects, grow accordingly.
+    """
 
     seed: object  # numpy.random.SeedSequence derived from the run's seed and the check's stream key
     backend: str | None = None
     executor: object | None = None
+    quick: bool = False
 
     def sim(self) -> dict:
         """Keyword arguments every simulator accepts."""
@@ -127,6 +158,17 @@ class Check:
     ``stream`` is the key its random stream derives from (:func:`run`); it
     defaults to the name, and a renamed check keeps its former name here, so
     that the same seed gives the same numbers across versions.
+
+    ``tests`` names, by dotted path (``"theory.vgd.vgd_threshold"``), the
+    formulas whose values the rows compare, and ``mutation`` the relative error
+    of each that the check must detect (one number for all, or one per
+    formula): 0.01 for exact closed forms, the asymptotic error at the check's
+    setting for asymptotic ones. A negative
+    ``mutation`` is a perturbation downwards (a bound detects one side only).
+    ``tests/test_mutation.py`` multiplies each formula by ``1 + mutation`` and
+    requires the check to fail. ``heavy`` marks a quick check whose full
+    size takes more than a few seconds: ``--quick`` runs it at its smaller
+    size (:class:`Context`).
     """
 
     name: str
@@ -138,10 +180,18 @@ class Check:
     alpha: float = DEFAULT_ALPHA
     source: str = ""
     stream: str = ""
+    tests: tuple[str, ...] = ()
+    mutation: float | tuple[float, ...] = 0.01
+    heavy: bool = False
 
     @property
     def stream_key(self) -> str:
         return self.stream or self.name
+
+    def mutations(self) -> dict[str, float]:
+        """Each tested formula's dotted path and the relative error the check must detect in it."""
+        m = self.mutation if isinstance(self.mutation, tuple) else (self.mutation,) * len(self.tests)
+        return dict(zip(self.tests, m))
 
 
 @dataclass(frozen=True)
@@ -159,22 +209,46 @@ class CheckResult:
     def passed(self) -> bool:
         return self.error is None and all(self.row_passed)
 
+    @property
+    def detectable(self) -> list[float]:
+        """Each row's smallest detectable relative error (:meth:`Comparison.detectable`)."""
+        return [row.detectable(self.critical) for row in self.rows]
+
+    @property
+    def resolves(self) -> float:
+        """The check's smallest detectable relative error: the best of its rows' (``inf`` if none)."""
+        return min(self.detectable, default=float("inf"))
+
 
 _REGISTRY: dict[str, Check] = {}
 
 
 def register(name: str, *, title: str, formula: str, simulator: str, quick: bool = True,
-             alpha: float = DEFAULT_ALPHA, source: str = "", stream: str = "") -> Callable:
+             alpha: float = DEFAULT_ALPHA, source: str = "", stream: str = "", tests: tuple[str, ...] = (),
+             mutation: float | tuple[float, ...] = 0.01, heavy: bool = False) -> Callable:
     """Decorator: register ``func(ctx) -> list[Comparison]`` as check ``name``.
 
     ``stream`` keeps a renamed check's former name as the key of its random
-    stream (see :class:`Check`).
+    stream; ``tests`` and ``mutation`` declare the formulas the check tests
+    and the relative error of each it must detect (see :class:`Check`).
     """
+    tests = (tests,) if isinstance(tests, str) else tuple(tests)
+    if not all(isinstance(t, str) and t.startswith("theory.") for t in tests):
+        raise ValueError(f"tests must be dotted paths 'theory.<module>.<name>'; got {tests!r}")
+    many = isinstance(mutation, tuple | list)
+    values = tuple(mutation) if many else (mutation,)
+    if many and len(values) != len(tests):
+        raise ValueError(f"mutation must give one value per formula in tests ({len(tests)}); got {mutation!r}")
+    if not all(isinstance(m, float | int) and not isinstance(m, bool) and m != 0 and np.isfinite(m) and m > -1
+               for m in values):
+        raise ValueError(f"mutation must be a nonzero finite relative error > -1; got {mutation!r}")
+    mutation = tuple(float(m) for m in values) if many else float(mutation)
 
     def deco(func):
         if name in _REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
-        _REGISTRY[name] = Check(name, title, func, formula, simulator, quick, alpha, source, stream)
+        _REGISTRY[name] = Check(name, title, func, formula, simulator, quick, alpha, source, stream, tests,
+                                mutation, bool(heavy))
         return func
 
     return deco
@@ -195,10 +269,13 @@ def select(*, quick: bool = False, only: str | None = None) -> list[Check]:
             if (c.quick or not quick) and (matches(c.name, only) or (c.stream and matches(c.stream, only)))]
 
 
-def run(check: Check, seed=0, *, backend=None, executor=None) -> CheckResult:
-    """Run one check with its own stream ``derive(seed, check.stream_key)`` and decide."""
+def run(check: Check, seed=0, *, backend=None, executor=None, quick: bool = False) -> CheckResult:
+    """Run one check with its own stream ``derive(seed, check.stream_key)`` and decide.
+
+    ``quick`` runs a heavy check at its quick size (:class:`Context`).
+    """
     start = time.perf_counter()
-    ctx = Context(derive(seed, check.stream_key), backend, executor)
+    ctx = Context(derive(seed, check.stream_key), backend, executor, bool(quick))
     try:
         rows = list(check.func(ctx))
     except Exception as exc:  # a crashing check fails, and says why

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ivon, sam
+from .. import ivon, quadratic, sam
 from ..backend import single_threaded_blas
 from ..hessian_models import teacher_network
 from ..simulators.training import GD, IVON, VGD, train
@@ -79,13 +79,13 @@ def _run(optimizer, *, lr, n_steps, seed=0, track=("sharpness",)):
 
 @register("dynamics.gd_plateau", stream="eos.gd_plateau", title="GD on a tanh network: sharpness rises, then hovers at 2/lr (edge of stability)",
           formula="theory.quadratic.gd_threshold (2/lr)", simulator="training.train(GD) on TwoLayerNetwork",
-          quick=False, source=SOURCE)
+          quick=False, source=SOURCE, tests=("theory.quadratic.gd_threshold",), mutation=0.1)
 def gd_plateau(ctx):
     c = CONFIG["gd"]
     rows = []
     for lr in c["lrs"]:
         run = _run(GD(), lr=lr, n_steps=c["n_steps"])
-        edge = 2.0 / lr
+        edge = float(quadratic.gd_threshold(lr))
         rows.append(Comparison(f"lr={lr:g}: start", edge, float(run.sharpness[0]), kind="at_most",
                                note="progressive sharpening starts below the edge"))
         rows.append(Comparison(f"lr={lr:g}: plateau (median, 2nd half)", edge, _plateau(run.sharpness),
@@ -96,7 +96,8 @@ def gd_plateau(ctx):
 @register("dynamics.vgd_plateau", stream="eos.vgd_plateau",
           title="VGD on a tanh network: sharpness settles between its VF threshold and 2/lr, lower for larger sigma",
           formula="theory.vgd.vgd_threshold on the trajectory's gradients",
-          simulator="training.train(VGD) on TwoLayerNetwork, independent seeds", quick=False, source=SOURCE)
+          simulator="training.train(VGD) on TwoLayerNetwork, independent seeds", quick=False, source=SOURCE,
+          tests=("theory.vgd.vgd_threshold",), mutation=0.06)
 def vgd_plateau(ctx):
     c = CONFIG["vgd"]
     lr, edge = c["lr"], 2.0 / c["lr"]
@@ -130,7 +131,7 @@ def vgd_plateau(ctx):
 @register("dynamics.ivon_adaptive", stream="eos.ivon_adaptive",
           title="IVON on a tanh network: preconditioned sharpness stays below the adaptive edge (2+2b1)/((1-b1) lr)",
           formula="theory.ivon.adaptive_threshold", simulator="training.train(IVON) on TwoLayerNetwork",
-          quick=False, source=SOURCE)
+          quick=False, source=SOURCE, tests=("theory.ivon.adaptive_threshold",), mutation=-0.5)
 def ivon_adaptive(ctx):
     c = CONFIG["ivon"]
     rows = []
@@ -161,7 +162,7 @@ def _located(label, edge, step, state0, rtol, size=None):
 
 @register("dynamics.sam_threshold", stream="sam.threshold", title="SAM and USAM on a quadratic: divergence sets in exactly at the closed-form edge",
           formula="theory.sam.usam_threshold, sam_threshold", simulator="literal (U)SAM iterations, bisection",
-          source=SOURCE)
+          source=SOURCE, tests=("theory.sam.usam_threshold", "theory.sam.sam_threshold"), mutation=0.01)
 def sam_threshold(ctx):
     c = CONFIG["sam"]
     rows = [_located(f"USAM lr={lr:g} rho={rho:g}", float(sam.usam_threshold(lr, rho)), sam.usam_quadratic_map(lr, rho), [1.0],
@@ -174,7 +175,8 @@ def sam_threshold(ctx):
 
 @register("dynamics.ivon_momentum_edge", stream="ivon.momentum_edge",
           title="Preconditioned EMA momentum on a quadratic: the edge is (2+2b1)/((1-b1) lr), not 2/lr",
-          formula="theory.ivon.adaptive_threshold", simulator="literal momentum recursion, bisection", source=SOURCE)
+          formula="theory.ivon.adaptive_threshold", simulator="literal momentum recursion, bisection", source=SOURCE,
+          tests=("theory.ivon.adaptive_threshold",), mutation=0.01)
 def momentum_edge(ctx):
     c = CONFIG["momentum"]
     return [_located(f"beta1={b:g}, lr={c['lr']:g}", float(ivon.adaptive_threshold(c["lr"], b)), _ema_map(c["lr"], b),

@@ -62,7 +62,8 @@ def _rows(label, formula, estimate, note=""):
 
 @register("spectra.mp_cdf", stream="mp.cdf", title="Wishart spectra vs the Marchenko-Pastur cdf at its deciles, finite-P bias extrapolated",
           formula="theory.marchenko_pastur.MarchenkoPastur.cdf",
-          simulator="sample_wishart_eigenvalues (sizes P and 2P)", quick=False, source=SOURCE)
+          simulator="sample_wishart_eigenvalues (sizes P and 2P)", quick=False, source=SOURCE,
+          tests=("theory.marchenko_pastur.MarchenkoPastur.cdf",), mutation=0.01)
 def mp_cdf(ctx):
     c = CONFIG["cdf"]
     rows = []
@@ -80,7 +81,8 @@ def mp_cdf(ctx):
 
 @register("spectra.effective_number", stream="mp.effective_number", title="N_eff(alpha) = P(1 - alpha m(-alpha)) vs eigenvalue sums of Wishart samples",
           formula="theory.marchenko_pastur.mp_effective_number",
-          simulator="sample_wishart_eigenvalues, theory.sharpness.effective_number", source=SOURCE)
+          simulator="sample_wishart_eigenvalues, theory.sharpness.effective_number", source=SOURCE,
+          tests=("theory.marchenko_pastur.mp_effective_number",), mutation=0.01)
 def mp_effective_number(ctx):
     from ..sharpness import effective_number
 
@@ -96,7 +98,9 @@ def mp_effective_number(ctx):
 
 @register("spectra.spikes", stream="mp.spikes", title="Outliers of spiked Wishart matrices: BBP location and eigenvector overlap; additive spike",
           formula="theory.marchenko_pastur.spike_eigenvalue, spike_overlap, additive_spike_eigenvalue",
-          simulator="sample_wishart_eigenvalues(spikes=..., additive_spikes=...)", quick=False, source=SOURCE)
+          simulator="sample_wishart_eigenvalues(spikes=..., additive_spikes=...)", quick=False, source=SOURCE,
+          tests=("theory.marchenko_pastur.spike_eigenvalue", "theory.marchenko_pastur.spike_overlap",
+                 "theory.marchenko_pastur.additive_spike_eigenvalue"), mutation=(0.03, 0.02, 0.02))
 def mp_spikes(ctx):
     c = CONFIG["spikes"]
     q, p, m = c["ratio"], c["n_params"], c["n_matrices"]
@@ -119,9 +123,37 @@ def mp_spikes(ctx):
     return rows
 
 
+def minibatch_noise_factor(n_data, batch_size):
+    r"""The finite-population factor of a minibatch mean drawn without replacement.
+
+    .. math::
+
+        \mathrm{Cov}(g_B) = \frac{N - B}{B(N - 1)}\,C
+
+    with :math:`C` the per-example gradient covariance (Cochran, *Sampling
+    Techniques*, 1977, Thm. 2.2).
+    """
+    return (n_data - batch_size) / (batch_size * (n_data - 1))
+
+
+def truth_gradient_covariance(noise, n_data, curvature):
+    r"""Expected per-example gradient covariance at the true parameter of least squares.
+
+    .. math::
+
+        \mathbb E\,C(w^*) = \sigma^2\,(1 - 1/N)\,\mathbb E H
+
+    (label noise of variance :math:`\sigma^2`; the :math:`1 - 1/N` from centring
+    by the sample mean).
+    """
+    return noise**2 * (1 - 1 / n_data) * np.asarray(curvature, dtype=float)
+
+
 @register("spectra.noise_covariance", stream="noise.covariance", title="Minibatch gradient noise: covariance (N-B)/(B(N-1)) C, and C = sigma^2 H",
           formula="finite-population covariance of a minibatch mean; E C(w*) = sigma^2 (1 - 1/N) E H",
-          simulator="minibatch_noise on least squares; exact C over independent data sets", source=SOURCE)
+          simulator="minibatch_noise on least squares; exact C over independent data sets", source=SOURCE,
+          tests=("theory.checks.spectra.minibatch_noise_factor", "theory.checks.spectra.truth_gradient_covariance"),
+          mutation=(0.03, 0.02))
 def noise_covariance(ctx):
     c = CONFIG["noise"]
     spec = np.asarray(c["spectrum"])
@@ -131,19 +163,21 @@ def noise_covariance(ctx):
     for b in c["batch_sizes"]:
         run = minibatch_noise(prob, w, b, c["n_batches"], seed=ctx.child("noise", b), backend=ctx.backend,
                               keep_samples=False, n_directions=1)
-        rows.append(Comparison(f"B={b}: tr Cov(g_B)", run.theory_trace, float(run.trace.value),
-                               float(run.trace.stderr), note="without replacement"))
-        rows.append(Comparison(f"B={b}: variance along the top direction", float(run.theory_directional[0]),
+        factor = minibatch_noise_factor(c["n_data"], b)
+        rows.append(Comparison(f"B={b}: tr Cov(g_B)", float(factor * np.trace(run.gradient_covariance)),
+                               float(run.trace.value), float(run.trace.stderr), note="without replacement"))
+        top = float(np.linalg.eigvalsh(run.gradient_covariance)[-1])
+        rows.append(Comparison(f"B={b}: variance along the top direction", float(factor * top),
                                float(run.directional_variance.value[0]), float(run.directional_variance.stderr[0])))
     # C ~ sigma^2 H: at the true parameter, over data sets, E C = sigma^2 (1 - 1/N) Sigma and E H = Sigma
-    sig2 = c["noise"] ** 2 * (1 - 1 / c["n_data"])
+    expected = truth_gradient_covariance(c["noise"], c["n_data"], spec)
     tr, top = [], []
     for k in range(c["n_datasets"]):
         d = least_squares_problem(c["n_data"], spec, noise=c["noise"], seed=ctx.child("datasets", k))
         cov = d.gradient_covariance(d.w_star)
         tr.append(np.trace(cov))
         top.append(cov[0, 0])  # Sigma is diagonal, largest first: its top eigenvector is e_0
-    for label, vals, formula in (("E tr C(w*)", tr, sig2 * spec.sum()), ("E e1'C(w*)e1", top, sig2 * spec[0])):
+    for label, vals, formula in (("E tr C(w*)", tr, expected.sum()), ("E e1'C(w*)e1", top, expected[0])):
         est = Moments.of(np.asarray(vals)).estimate()
         rows.append(Comparison(label, formula, float(est.value), float(est.stderr),
                                note=f"= sigma^2 (1 - 1/N) x E H; {c['n_datasets']} data sets"))
@@ -152,7 +186,8 @@ def noise_covariance(ctx):
 
 @register("spectra.batch_hessian_top", stream="batch.hessian_top", title="Top eigenvalue of a least-squares minibatch Hessian vs the finite-size MP edge",
           formula="theory.batch_size.least_squares_batch_top_eigenvalue(finite_size=True)",
-          simulator="simulate_least_squares_batch_top", quick=False, source="Johnstone (2001); Ma (2012); Granziol et al. (2022)")
+          simulator="simulate_least_squares_batch_top", quick=False, source="Johnstone (2001); Ma (2012); Granziol et al. (2022)",
+          tests=("theory.batch_size.least_squares_batch_top_eigenvalue",), mutation=0.01)
 def batch_hessian_top(ctx):
     c = CONFIG["batch"]
     rows = []

@@ -12,8 +12,7 @@ import numpy as np
 
 from .. import quadratic, vgd
 from ..simulators import simulate_vgd
-from ..stats import z_critical
-from .core import DEFAULT_ALPHA, Comparison, register
+from .core import Comparison, register
 
 SOURCE = "Ghosh et al. (2025), arXiv:2506.12903, Sec. 3"
 
@@ -30,7 +29,7 @@ CONFIG = {
     "sign_change": {"grad_proj": 1.0, "lr": 0.1, "sigma": 0.1, "n_samples": 1, "rel_step": 0.02,
                     "n_runs": 200_000},
     # GD from random starts N(0, I), eigenvalues 2/lr * (0.05, 0.9, 1.05): the last diverges.
-    "gd_divergence": {"eigvals": [1.0, 18.0, 21.0], "lr": 0.1, "n_steps": 12, "n_runs": 50_000},
+    "gd_divergence": {"eigvals": [1.0, 18.0, 21.0], "lr": 0.1, "n_steps": 12, "n_runs": 1_000_000},
     "trajectory": {"eigvals": [1.0, 8.0, 15.0], "mean0": [1.0, 0.5, 0.2], "lr": 0.1, "sigma": 0.2,
                    "n_samples": 2, "n_steps": 60, "at_steps": [1, 5, 20, 60], "n_runs": 50_000},
     "full_matrix": {"size": 5, "matrix_seed": 20260101, "lr": 0.05, "sigma": 0.1, "n_samples": 3,
@@ -44,7 +43,8 @@ def _rows(label_fmt, values, est, formula, **kw):
 
 
 @register("stability.expected_loss_change", stream="vgd.expected_loss_change", title="One VGD step: expected loss change in every eigen-direction",
-          formula="theory.quadratic.expected_loss_change", simulator="simulate_vgd", source=SOURCE)
+          formula="theory.quadratic.expected_loss_change", simulator="simulate_vgd", source=SOURCE,
+          tests=("theory.quadratic.expected_loss_change",), mutation=0.01)
 def expected_loss_change(ctx):
     c = CONFIG["one_step"]
     lam, g = np.array(c["eigvals"]), np.array(c["grad_proj"])
@@ -56,7 +56,7 @@ def expected_loss_change(ctx):
 
 @register("stability.student_t", stream="vgd.student_t", title="One VGD step with Student-t perturbations (dof 10): expected loss change",
           formula="theory.quadratic.expected_loss_change(dof=...)", simulator="simulate_vgd(dof=...)",
-          source=SOURCE)
+          source=SOURCE, tests=("theory.quadratic.expected_loss_change",), mutation=0.01)
 def student_t(ctx):
     c = CONFIG["student_t"]
     lam, g = np.array(c["eigvals"]), np.array(c["grad_proj"])
@@ -68,42 +68,68 @@ def student_t(ctx):
 
 
 @register("stability.threshold_sign_change", stream="vgd.threshold_sign_change", title="The expected change vanishes at the VGD threshold and changes sign there",
-          formula="theory.vgd.vgd_threshold", simulator="simulate_vgd", source=SOURCE)
+          formula="theory.vgd.vgd_threshold", simulator="simulate_vgd", source=SOURCE,
+          tests=("theory.vgd.vgd_threshold",), mutation=0.01)
 def threshold_sign_change(ctx):
+    r"""Simulate one step at :math:`\lambda^*(1-d)`, :math:`\lambda^*`, :math:`\lambda^*(1+d)`; test :math:`\lambda^*` alone.
+
+    No other formula enters: the rows compare the simulation with 0 and with
+    :math:`\lambda^*`.
+
+    - below and above: the simulated change is negative, then positive (sign only);
+    - at :math:`\lambda^*`: the simulated change is 0 (a threshold off by a
+      relative :math:`\epsilon` leaves :math:`\epsilon\lambda^* f'(\lambda^*)`, with the
+      slope :math:`f'` estimated from the two outer points: the row's sensitivity);
+    - the zero crossing of the parabola through the three simulated points,
+      against :math:`\lambda^*`. The expected change is a cubic in
+      :math:`\lambda` (one step on a quadratic), so the parabola's error at the
+      crossing :math:`r` is :math:`f^{(3)}(r-x_0)(r-x_1)(r-x_2)/6`, with
+      :math:`x_1 = \lambda^*` within a few standard errors of :math:`r`: below
+      :math:`10^{-3}` standard errors here, and the row's bias is 0. Its
+      standard error is the delta method's, :math:`\partial r/\partial f_i =
+      -L_i(r)/p'(r)` (:math:`L_i` the Lagrange basis, :math:`p` the parabola).
+    """
     c = CONFIG["sign_change"]
     g, lr, sigma, ns, d = c["grad_proj"], c["lr"], c["sigma"], c["n_samples"], c["rel_step"]
-    star = vgd.vgd_threshold(lr, sigma, g * g, ns)
+    star = float(vgd.vgd_threshold(lr, sigma, g * g, ns))
     lams = star * np.array([1 - d, 1.0, 1 + d])
-    est = []
+    val, se = np.empty(3), np.empty(3)
     for i, lam in enumerate(lams):
         run = simulate_vgd(np.array([lam]), np.array([g / lam]), lr=lr, sigma=sigma, n_samples=ns, n_steps=1,
                            n_runs=c["n_runs"], seed=ctx.child(i), **ctx.sim())
-        est.append(run.change_by_direction[1, 0])
-    f = quadratic.expected_loss_change(lams, g, lr, sigma, ns)
-    crit = z_critical(DEFAULT_ALPHA, 4, two_sided=False)  # 4 rows
-    rows = [
-        Comparison(f"lambda*(1-{d:g})", float(f[0]), float(est[0].value), float(est[0].stderr), sign=True,
-                   note=f"|formula|/stderr = {abs(f[0]) / float(est[0].stderr):.0f} vs {crit:.1f} needed"),
-        Comparison("lambda* (zero)", float(f[1]), float(est[1].value), float(est[1].stderr)),
-        Comparison(f"lambda*(1+{d:g})", float(f[2]), float(est[2].value), float(est[2].stderr), sign=True,
-                   note=f"|formula|/stderr = {abs(f[2]) / float(est[2].stderr):.0f} vs {crit:.1f} needed"),
+        est = run.change_by_direction[1, 0]
+        val[i], se[i] = float(est.value), float(est.stderr)
+    slope = (val[2] - val[0]) / (lams[2] - lams[0])
+    root, root_se = _parabola_root(lams, val, se)
+    return [
+        Comparison(f"-E[change] at lambda*(1-{d:g})", 0.0, float(-val[0]), float(se[0]), kind="positive",
+                   note="negative below the threshold"),
+        Comparison(f"E[change] at lambda*(1+{d:g})", 0.0, float(val[2]), float(se[2]), kind="positive",
+                   note="positive above it"),
+        Comparison("E[change] at lambda* (zero)", 0.0, float(val[1]), float(se[1]), sensitivity=float(slope * star),
+                   note=f"sensitivity lambda* x slope = {slope * star:.3g} (slope from the outer points)"),
+        Comparison("zero crossing (parabola, 3 points)", star, root, root_se,
+                   note="root of the parabola through the simulated points; bias below 1e-3 s.e."),
     ]
-    # Where the simulated change crosses zero: the secant through the two outer points.
-    # Its known bias is the secant root of the exact cubic (second order in rel_step).
-    (l0, l1), (e0, e1) = (lams[0], lams[2]), (est[0], est[2])
-    fm, fp = float(e0.value), float(e1.value)
-    root = (l0 * fp - l1 * fm) / (fp - fm)
-    grad = np.array([-fp * (l1 - l0), fm * (l1 - l0)]) / (fp - fm) ** 2
-    se = float(np.sqrt((grad[0] * float(e0.stderr)) ** 2 + (grad[1] * float(e1.stderr)) ** 2))
-    secant_exact = (l0 * f[2] - l1 * f[0]) / (f[2] - f[0])
-    rows.append(Comparison("zero crossing (secant)", float(star), float(root), se, bias=float(secant_exact - star),
-                           note="bias: secant root of the exact expectation"))
-    return rows
+
+
+def _parabola_root(x, y, se):
+    """The root inside ``[x0, x2]`` of the parabola through three points, and its delta-method standard error."""
+    coef = np.polyfit(x, y, 2)
+    roots = np.roots(coef)
+    roots = roots[(np.abs(roots.imag) < 1e-12) & (roots.real >= x[0]) & (roots.real <= x[2])].real
+    if roots.size != 1:
+        return float("nan"), float("nan")
+    r = float(roots[0])
+    basis = np.array([np.prod([(r - x[j]) / (x[i] - x[j]) for j in range(3) if j != i]) for i in range(3)])
+    deriv = float(np.polyval(np.polyder(coef), r))
+    return r, float(np.sqrt(np.sum((basis * se) ** 2)) / abs(deriv))
 
 
 @register("stability.gd_divergence", stream="quadratic.gd_divergence", title="GD from random starts: loss falls below 2/lr and diverges above it",
           formula="theory.quadratic.expected_loss", simulator="simulate_vgd(sigma=0)",
-          source="Edge of stability: lambda < 2/lr (Cohen et al., ICLR 2021)")
+          source="Edge of stability: lambda < 2/lr (Cohen et al., ICLR 2021)",
+          tests=("theory.quadratic.expected_loss",), mutation=0.01)
 def gd_divergence(ctx):
     c = CONFIG["gd_divergence"]
     lam, lr, t = np.array(c["eigvals"]), c["lr"], c["n_steps"]
@@ -118,7 +144,7 @@ def gd_divergence(ctx):
 
 @register("stability.loss_trajectory", stream="vgd.loss_trajectory", title="VGD over many steps: expected loss and its noise floor",
           formula="theory.quadratic.expected_loss, stationary_loss", simulator="simulate_vgd", quick=False,
-          source=SOURCE)
+          source=SOURCE, tests=("theory.quadratic.expected_loss",), mutation=0.01)
 def loss_trajectory(ctx):
     c = CONFIG["trajectory"]
     lam, m0 = np.array(c["eigvals"]), np.array(c["mean0"])
@@ -132,7 +158,8 @@ def loss_trajectory(ctx):
 
 
 @register("stability.full_matrix", stream="quadratic.full_matrix", title="Non-diagonal Q simulated in its own basis vs analyse_step (diagonalised)",
-          formula="theory.quadratic.analyse_step", simulator="simulate_vgd(hessian=2-D)", source=SOURCE)
+          formula="theory.quadratic.analyse_step", simulator="simulate_vgd(hessian=2-D)", source=SOURCE,
+          tests=("theory.quadratic.analyse_step",), mutation=0.01)
 def full_matrix(ctx):
     c = CONFIG["full_matrix"]
     gen = np.random.default_rng(c["matrix_seed"])  # the fixed test matrix, not a Monte Carlo stream

@@ -156,6 +156,12 @@ def store(fig: Figure, data_dir, *, seed=0) -> Path:
     return save_data(fig, fig.compute(quick=False, seed=seed), data_dir, seed=seed, quick=False)
 
 
+# Metadata keys each writer accepts that would stamp the software version (or date) into the file, removed so
+# that the same figure gives the same bytes: each format has its own set (the SVG writer refuses PDF keys).
+_NO_STAMP = {"png": {"Software": None}, "pdf": {"Creator": None, "Producer": None},
+             "svg": {"Creator": None, "Date": None}}
+
+
 def render(fig: Figure, out_dir, *, formats=("png", "pdf"), quick: bool = False, seed=0, data_dir=None) -> list[Path]:
     """Draw ``fig`` and write ``out_dir/<name>.<format>`` for each format; return the paths.
 
@@ -178,7 +184,7 @@ def render(fig: Figure, out_dir, *, formats=("png", "pdf"), quick: bool = False,
     for fmt in formats:
         path = out_dir / f"{fig.name}.{fmt}"
         mpl_fig.savefig(path, dpi=200 if fmt == "png" else None, bbox_inches="tight",
-                        metadata={"Software": None} if fmt == "png" else {"Creator": None, "Producer": None})
+                        metadata=dict(_NO_STAMP.get(fmt, {})))
         paths.append(path)
     plt.close(mpl_fig)
     return paths

@@ -155,11 +155,12 @@ class GradientDrift:
 
     def __init__(self, plan: EscapePlan, xp, cap: int):
         self.xp, self.landscape, self.minus_dt, self.d = xp, plan.landscape, -plan.dt, plan.dim
+        self.gradient = getattr(plan.landscape, "_step_gradient", plan.landscape.gradient)
         self.grad = xp.empty((cap, plan.dim))
 
     def __call__(self, x, out, z):
         d = self.d
-        g = self.landscape.gradient(x if d > 1 else x[:, None], out=self.grad[:x.shape[0]])
+        g = self.gradient(x if d > 1 else x[:, None], out=self.grad[:x.shape[0]])
         self.xp.multiply(g if d > 1 else g[:, 0], self.minus_dt, out=out)
         out += x
         out += z
@@ -283,9 +284,10 @@ class ValleyExit(_Exits):
     def __init__(self, plan: EscapePlan, ws):
         super().__init__(ws)
         self.xp, self.landscape, self.label0, self.d = ws.xp, plan.landscape, plan.label0, plan.dim
+        self.basin = getattr(plan.landscape, "_step_basin", plan.landscape.basin)
 
     def detect(self, c_old, c_new, mk, t):
-        labels = self.landscape.basin(c_new if self.d > 1 else c_new[:, None])
+        labels = self.basin(c_new if self.d > 1 else c_new[:, None])
         self.xp.not_equal(labels, self.label0, out=mk)
         idx = mk.nonzero()[0]
         if idx.size:

@@ -539,6 +539,8 @@ def _vgd(states, first_run, n_runs, bs, lam, mean0, lr, sigma, n_samples, dof, i
                 tot = 0.0
                 for i in range(p):
                     li = 0.5 * lam[i] * theta[r, i] * theta[r, i]
+                    if li != li:  # an overflowed run (inf - inf): the loss is its limit
+                        li = 0.0 if lam[i] == 0.0 else math.copysign(math.inf, lam[i])
                     cur[r, i] = li
                     tot += li
                 cur[r, p] = tot

@@ -24,7 +24,7 @@ from scipy import linalg as sla
 from .. import _validate as v
 from .. import rng as _rng
 from ..backend import get_backend, single_threaded_blas
-from .._batch_noise import noise_inputs
+from .._batch_noise import noise_inputs, scaled_noise
 from ..errors import DomainError
 from ..stats import Estimate, Moments
 
@@ -91,13 +91,12 @@ def simulate_batch_hessian_top(eigenvalues, batch_size, n_params, noise_scale, n
         raise DomainError(f"eigenvalues must be 1-D for a simulation; got shape {lam.shape}")
     b, n, p_arr, sigma, var = noise_inputs(batch_size, n_params, noise_scale, n_data)
     p = int(_scalar(p_arr, "n_params"))
-    var = _scalar(var, "batch_size/noise_scale/n_data")
+    amp = _scalar(scaled_noise(b, n, sigma, var, sqrt_of=0.5), "batch_size/noise_scale/n_data")
     if lam.size > p:
         raise DomainError(f"eigenvalues must hold at most n_params = {p} spikes; got {lam.size}")
     m = v.as_int(n_matrices, "n_matrices", 2)
     root = _rng.derive(seed, "batch_size.wigner")
     tops = np.empty(m)
-    amp = np.sqrt(var / 2.0)
     xp = xb.xp
     spikes = xb.asarray(lam)
     diag = xp.arange(lam.size)
@@ -147,6 +146,9 @@ def simulate_least_squares_batch_top(batch_size, n_params, n_data, *, scale=1.0,
     if b > n:
         raise DomainError(f"batch_size must be <= n_data; got batch_size {b} > n_data {n}")
     c = _scalar(v.positive(scale, "scale"), "scale")
+    # a scale far from 1 multiplies the eigenvalue at the end (the law is scale-equivariant), so the
+    # rows never over- or underflow
+    c_rows, c_after = (c, 1.0) if 2.0**-500 <= c <= 2.0**500 else (1.0, c)
     m = v.as_int(n_matrices, "n_matrices", 2)
     xb = get_backend(backend)
     root = _rng.derive(seed, "batch_size.least_squares")
@@ -156,7 +158,7 @@ def simulate_least_squares_batch_top(batch_size, n_params, n_data, *, scale=1.0,
         for j, child in enumerate(root.spawn(m)):
             g = xb.generator(child)
             xb.fill_normal(g, x)
-            rows = np.sqrt(c) * x[_subset(xb, g, n, b)]
+            rows = np.sqrt(c_rows) * x[_subset(xb, g, n, b)]
             gram = (rows.T @ rows) / b if p <= b else (rows @ rows.T) / b  # same nonzero spectrum, smaller matrix
-            tops[j] = _top_symmetric(xb, gram)
+            tops[j] = _top_symmetric(xb, gram) * c_after
     return Moments.of(tops).estimate()

@@ -55,11 +55,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..backend import get_backend
 from ..errors import DomainError
 from ..rng import blocks, seed_sequence
 from ..stats import Estimate
-from ._escape_common import BAND, EscapePlan, EscapeTimes
+from ._escape_common import BAND, EscapePlan, EscapeTimes, backend_arg
 from ._escape_numpy import Task, run_task
 
 __all__ = [
@@ -73,6 +72,8 @@ __all__ = [
 ]
 
 _EXITS = ("saddle", "minimum", "valley")
+_MAX_WALKERS = 10**9
+_MAX_STEPS = 2**62
 
 # Walker-coordinates per chunk (the working set) on the CPU: large enough to amortise
 # the per-step Python overhead, small enough to keep the three working arrays in cache.
@@ -86,7 +87,7 @@ _TASK_CHUNKS = 4
 # ----------------------------------------------------------------------------- dynamics
 
 def _positive(x, name):
-    return float(v.positive(x, name))
+    return float(v.positive(v.scalar(x, name), name))
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def _check_sgd(obj):
     if isinstance(b, (float, np.floating)) and np.isfinite(b) and b < 1:
         raise DomainError(f"batch_size must be an integer >= 1; got {b!r}")
     object.__setattr__(obj, "batch_size", v.as_int(b, "batch_size", 1))
-    s = float(v.finite(obj.s, "s"))
+    s = float(v.finite(v.scalar(obj.s, "s"), "s"))
     if not 0.0 < s < 1.0:
         raise DomainError(f"s must be in (0, 1); got {s!r}")
     object.__setattr__(obj, "s", s)
@@ -306,18 +307,27 @@ def extrapolate_dt(run_dt: EscapeRun, run_dt_half: EscapeRun, *, order: float = 
     -------
     DtExtrapolation
     """
+    for name, run in (("run_dt", run_dt), ("run_dt_half", run_dt_half)):
+        if not isinstance(run, EscapeRun):
+            raise TypeError(f"{name} must be an EscapeRun (from simulate_escape); got {type(run).__name__}")
     coarse, fine = run_dt, run_dt_half
     if coarse.exit != fine.exit:
         raise DomainError(f"both runs must use the same exit; got {coarse.exit!r} and {fine.exit!r}")
     if not coarse.dt > fine.dt:
         raise DomainError(f"run_dt must have the larger dt; got dt={coarse.dt!r} and {fine.dt!r}")
-    order = float(v.positive(order, "order"))
-    k = (coarse.dt / fine.dt) ** order - 1.0
+    order = float(v.positive(v.scalar(order, "order"), "order"))
+    with np.errstate(all="ignore"):
+        k = float(np.float64(coarse.dt / fine.dt) ** order - 1.0)
     c, f = coarse.mean_time(), fine.mean_time()
-    value = f.value + (f.value - c.value) / k
-    se = math.sqrt(((k + 1) * f.stderr) ** 2 + c.stderr**2) / k
-    bias = (c.value - f.value) / k
-    bias_se = math.sqrt(c.stderr**2 + f.stderr**2) / k
+    with np.errstate(all="ignore"):
+        value = f.value + (f.value - c.value) / np.float64(k)
+        se = np.sqrt(((k + 1) * np.float64(f.stderr)) ** 2 + c.stderr**2) / k
+        bias = (c.value - f.value) / np.float64(k)
+        bias_se = np.sqrt(np.float64(c.stderr)**2 + f.stderr**2) / k
+    if not (np.isfinite(k) and k > 0 and np.isfinite([value, se, bias, bias_se]).all()):
+        raise DomainError(f"order must give a finite (dt ratio)**order - 1 > 0 and a finite extrapolation "
+                          f"(typically 1 or 1/2); got order={order!r} with dt ratio {coarse.dt / fine.dt!r}")
+    value, se, bias, bias_se = float(value), float(se), float(bias), float(bias_se)
     n = min(c.n, f.n)
     return DtExtrapolation(Estimate(np.float64(value), np.float64(se), n),
                            Estimate(np.float64(bias), np.float64(bias_se), n), coarse.dt / fine.dt, order)
@@ -375,13 +385,13 @@ def _same_or_vector(a):
 
 def _check_call(engine, dynamics, exit, backend, start):
     """Validate ``engine``, ``dynamics`` and ``exit``; return the backend (the CPU for ``engine="numba"``)."""
-    if engine not in ("numpy", "numba"):
+    if not isinstance(engine, str) or engine not in ("numpy", "numba"):
         raise DomainError(f"engine must be 'numpy' or 'numba'; got {engine!r}")
     if not isinstance(dynamics, (Langevin, SGDDiffusion, Mixed)):
         raise TypeError(f"dynamics must be Langevin, SGDDiffusion or Mixed; got {type(dynamics).__name__}")
     if not isinstance(exit, str) or exit not in _EXITS:
         raise DomainError(f"exit must be one of {', '.join(map(repr, _EXITS))}; got {exit!r}")
-    xb = get_backend(backend, *(() if start is None else (start,)))
+    xb = backend_arg(backend, *(() if start is None else (start,)))
     if engine == "numba" and xb.xp is not np:
         raise DomainError(f"engine='numba' runs on the CPU; got backend {xb.name!r} (use engine='numpy' there)")
     return xb
@@ -610,12 +620,25 @@ def simulate_escape(landscape, dynamics, *, route=None, start=None, exit="saddle
     -------
     EscapeRun
     """
+    for method in ("gradient", "hessian", "value", "route"):
+        if not callable(getattr(landscape, method, None)):
+            raise TypeError(f"landscape must be a theory.landscapes.Landscape (with dim, value, gradient, hessian "
+                            f"and route); got {type(landscape).__name__}")
     xb = _check_call(engine, dynamics, exit, backend, start)
-    d = int(landscape.dim)
+    d = v.as_int(getattr(landscape, "dim", None), "landscape.dim", 1)
     n_walkers = v.as_int(n_walkers, "n_walkers", 2)
+    if n_walkers > _MAX_WALKERS:
+        raise DomainError(f"n_walkers must be at most {_MAX_WALKERS} (one exit time is stored per walker); "
+                          f"got {n_walkers}")
     max_steps = v.as_int(max_steps, "max_steps", 1)
+    if max_steps > _MAX_STEPS:
+        raise DomainError(f"max_steps must be at most 2**62 (exit steps are int64); got {max_steps}")
+    bridge = v.flag(bridge, "bridge")
     if route is None:
         route = landscape.route(0)
+    elif not all(hasattr(route, a) for a in ("minimum", "saddle", "direction")):
+        raise TypeError(f"route must be a theory.landscapes.Route (e.g. landscape.route(0)); got "
+                        f"{type(route).__name__}")
     start = _start_point(route, start, xb, d)
     root = seed_sequence(seed)
     plan = _build_plan(landscape, dynamics, route, start, exit, bridge, max_steps)

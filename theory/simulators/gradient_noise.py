@@ -151,23 +151,26 @@ class NoiseProblem:
     def dim(self) -> int:
         return self.model.n_params
 
+    def _w(self, w) -> np.ndarray:
+        return _models.as_theta(self.model, w, "w")
+
     def loss(self, w) -> float:
-        return self.model.loss(w)
+        return self.model.loss(self._w(w))
 
     def gradient(self, w) -> np.ndarray:
         """Exact full-batch gradient."""
-        return self.model.gradient(w)
+        return self.model.gradient(self._w(w))
 
     def hessian(self, w=None) -> np.ndarray:
         """Exact Hessian of the training loss (independent of ``w`` for least squares)."""
-        return self.model.hessian(self.w_star if w is None else w)
+        return self.model.hessian(self.w_star if w is None else self._w(w))
 
     def per_sample_gradients(self, w) -> np.ndarray:
-        return self.model.per_sample_gradients(w)
+        return self.model.per_sample_gradients(self._w(w))
 
     def gradient_covariance(self, w) -> np.ndarray:
         r""":math:`C(w) = \frac1N\sum_i (g_i - g)(g_i - g)^\top` over the data set (exact)."""
-        return self.model.gradient_covariance(w)
+        return self.model.gradient_covariance(self._w(w))
 
     def minimum(self) -> np.ndarray:
         """The minimiser of the training loss."""
@@ -198,7 +201,7 @@ def _common(n_data, spectrum, w_star, feature_dof, seed):
     spec = v.positive(spectrum, "spectrum").ravel()
     if spec.size == 0:
         raise DomainError("spectrum must hold at least one eigenvalue")
-    fdof = float(v.positive(feature_dof, "feature_dof", allow_inf=True))
+    fdof = float(v.positive(v.scalar(feature_dof, "feature_dof"), "feature_dof", allow_inf=True))
     root = seed_sequence(seed)
     g = np.random.Generator(np.random.PCG64(derive(root, "problem")))
     if w_star is None:
@@ -207,7 +210,11 @@ def _common(n_data, spectrum, w_star, feature_dof, seed):
         w = v.finite(w_star, "w_star").ravel()
         if w.size != spec.size:
             raise DomainError(f"w_star must have shape ({spec.size},) to match spectrum; got {w.shape}")
-    x = _student(g, (n, spec.size), fdof) * np.sqrt(spec)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # refused below
+        x = _student(g, (n, spec.size), fdof) * np.sqrt(spec)
+    if not np.all(np.isfinite(x)):
+        raise DomainError(f"feature_dof (here {fdof!r}) and spectrum must give finite features; the Student-t "
+                          "draws overflow")
     return n, spec, fdof, root, g, w, x
 
 
@@ -228,9 +235,13 @@ def least_squares_problem(n_data, spectrum, *, noise=1.0, w_star=None, feature_d
     finite, scaled to that standard deviation when dof > 2).
     """
     n, spec, fdof, root, g, w, x = _common(n_data, spectrum, w_star, feature_dof, seed)
-    sigma = float(v.nonnegative(noise, "noise", allow_inf=False))
-    ndof = float(v.positive(noise_dof, "noise_dof", allow_inf=True))
-    y = x @ w + sigma * _student(g, n, ndof)
+    sigma = float(v.nonnegative(v.scalar(noise, "noise"), "noise", allow_inf=False))
+    ndof = float(v.positive(v.scalar(noise_dof, "noise_dof"), "noise_dof", allow_inf=True))
+    with np.errstate(over="ignore", invalid="ignore"):  # refused below
+        y = x @ w + sigma * _student(g, n, ndof)
+    if not np.all(np.isfinite(y)):
+        raise DomainError(f"noise (here {sigma!r}), spectrum and w_star must keep the targets y = Xw* + noise "
+                          "finite; they overflow")
     return NoiseProblem("least_squares", LinearLeastSquares(x, y), w, spec, sigma, fdof, ndof, root.entropy)
 
 
@@ -239,6 +250,7 @@ def logistic_problem(n_data, spectrum, *, w_star=None, l2=0.0, feature_dof=np.in
 
     ``l2`` adds :math:`\frac{l2}2|w|^2` to the loss (guarantees a minimum).
     """
+    l2 = float(v.nonnegative(v.scalar(l2, "l2"), "l2", allow_inf=False))
     n, spec, fdof, root, g, w, x = _common(n_data, spectrum, w_star, feature_dof, seed)
     y = (g.random(n) < special.expit(x @ w)).astype(np.float64)
     return NoiseProblem("logistic", LogisticRegression(x, y, l2=l2), w, spec, 0.0, fdof, np.inf, root.entropy)
@@ -372,6 +384,7 @@ def minibatch_noise(problem: NoiseProblem, w, batch_size, n_batches, *, replace=
     xb = get_backend(backend)
     xp = xb.xp
     model = problem.model if isinstance(problem, NoiseProblem) else problem
+    _models.require_minimal(model, "problem")
     w = _models.as_theta(model, w, "w")
     grads = _models.per_sample_gradients(model, w, "minibatch_noise")
     n, d = grads.shape
@@ -502,6 +515,7 @@ def noise_tail_index(samples, *, method="hill", k=None, group_size=None) -> Tail
     if x.ndim not in (1, 2) or x.shape[0] < 4:
         raise DomainError(f"samples must have shape (n,) or (n, D) with n >= 4; got {x.shape}")
     n = x.shape[0]
+    method = v.choice(method, "method", ("hill", "mohammadi"))
     if method == "hill":
         a = np.abs(x) if x.ndim == 1 else np.linalg.norm(x, axis=1)
         kk = int(np.sqrt(n)) if k is None else v.as_int(k, "k", 2)
@@ -651,6 +665,7 @@ def gaussianity_scan(problem, w, batch_sizes, n_batches, *, alpha=0.01, directio
     ``derive(seed, "scan", B)``.
     """
     model = problem.model if isinstance(problem, NoiseProblem) else problem
+    _models.require_minimal(model, "problem")
     w = _models.as_theta(model, w, "w")
     sizes = np.unique(np.array([v.as_int(b, "batch_sizes", 1) for b in np.atleast_1d(batch_sizes)]))
     a = float(v.finite(alpha, "alpha"))
@@ -663,7 +678,12 @@ def gaussianity_scan(problem, w, batch_sizes, n_batches, *, alpha=0.01, directio
         u = v.finite(direction, "direction").ravel()
         if u.size != model.n_params or not np.any(u):
             raise DomainError(f"direction must be a nonzero vector of length {model.n_params}")
-        u = u / np.linalg.norm(u)
+        with np.errstate(over="ignore", under="ignore"):
+            norm = np.linalg.norm(u)
+        if not (np.isfinite(norm) and norm > 1e-150):  # the norm would over- or underflow: factor out max |u|
+            u = u / np.max(np.abs(u))
+            norm = np.linalg.norm(u)
+        u = u / norm
     root = seed_sequence(seed)
     tests = []
     for b in sizes.tolist():

@@ -281,17 +281,18 @@ def sgd_escape(model, theta_star, *, lr, batch_size, threshold, n_walkers=256, m
     still in the valley.
     """
     _models.require_minimal(model)
+    _require_executor(executor)
     theta_star = np.array(_models.as_theta(model, theta_star, "theta_star"), dtype=np.float64)
-    lr = float(v.positive(lr, "lr"))
+    lr = float(v.positive(v.scalar(lr, "lr"), "lr"))
     batch_size = v.as_int(batch_size, "batch_size", 1)
     if batch_size > model.n_data:
         raise DomainError(f"batch_size must be an integer in [1, {model.n_data}] (the number of examples); "
                           f"got {batch_size}")
-    threshold = float(v.positive(threshold, "threshold"))
+    threshold = float(v.positive(v.scalar(threshold, "threshold"), "threshold"))
     n_walkers = v.as_int(n_walkers, "n_walkers", 2)
     max_steps = v.as_int(max_steps, "max_steps", 1)
     check_every = v.as_int(check_every, "check_every", 1)
-    loss_star = float(model.loss(theta_star)) if loss_star is None else float(v.finite(loss_star, "loss_star"))
+    loss_star = float(model.loss(theta_star)) if loss_star is None else float(v.finite(v.scalar(loss_star, "loss_star"), "loss_star"))
     root = seed_sequence(seed)
     xb = get_backend(backend)
     if xb.name != "numpy" and not isinstance(model, MLPLandscape):
@@ -318,6 +319,13 @@ def sgd_escape(model, theta_star, *, lr, batch_size, threshold, n_walkers=256, m
                         backend=xb.name)
 
 
+def _require_executor(executor) -> None:
+    """TypeError naming ``executor`` unless it is None or has ``map`` (a concurrent.futures.Executor)."""
+    if executor is not None and not callable(getattr(executor, "map", None)):
+        raise TypeError(f"executor must be None or a concurrent.futures.Executor (with a map method); "
+                        f"got {type(executor).__name__}")
+
+
 class _BatchedWalkers:
     """The SGD step and the level test of an MLPLandscape, for all walkers at once on the backend."""
 
@@ -326,24 +334,30 @@ class _BatchedWalkers:
 
     def step(self, theta, idx, grad):
         """theta <- theta - lr * (minibatch gradient), in place; ``grad`` is scratch of theta's shape."""
-        self.model.minibatch_gradient(theta, idx, out=grad)
-        grad *= self.lr
-        theta -= grad
+        with np.errstate(over="ignore", invalid="ignore"):  # a walker may overflow: it then escapes
+            self.model.minibatch_gradient(theta, idx, out=grad)
+            grad *= self.lr
+            theta -= grad
 
     def above(self, theta) -> np.ndarray:
-        """Per walker: is the full-batch loss above the level (NumPy bools)."""
-        return self.xb.to_numpy(self.model.value(theta) > self.level)
+        """Per walker: is the full-batch loss above the level (NumPy bools); a NaN loss (a walker that
+        diverged between checks) counts as above: it has left the valley."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.xb.to_numpy(~(self.model.value(theta) <= self.level))
 
 
 class _LoopedWalkers(_BatchedWalkers):
     """The same for any model of the protocol: ``gradient(theta, batch)`` and ``loss(theta)``, walker by walker."""
 
     def step(self, theta, idx, grad):
-        for w in range(theta.shape[0]):
-            theta[w] -= self.lr * np.asarray(self.model.gradient(theta[w], idx[w]), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # a walker may overflow: it then escapes
+            for w in range(theta.shape[0]):
+                if np.all(np.isfinite(theta[w])):  # a diverged walker waits for the next check, which removes it
+                    theta[w] -= self.lr * np.asarray(self.model.gradient(theta[w], idx[w]), dtype=np.float64)
 
     def above(self, theta) -> np.ndarray:
-        return np.array([self.model.loss(t) > self.level for t in theta], dtype=bool)
+        return np.array([not (np.all(np.isfinite(t)) and self.model.loss(t) <= self.level) for t in theta],
+                        dtype=bool)
 
 
 def _escape_chunk(task: _EscapeTask):
@@ -476,6 +490,7 @@ def escape_scan(model, theta_star, *, lr, batch_size, threshold, n_walkers=256, 
     EscapeScan
     """
     _models.require_minimal(model)
+    _require_executor(executor)
     lrs, bs = np.broadcast_arrays(np.atleast_1d(v.positive(lr, "lr")), np.atleast_1d(np.asarray(batch_size)))
     if lrs.ndim != 1:
         raise DomainError(f"lr and batch_size must be scalars or 1-D; got shape {lrs.shape}")

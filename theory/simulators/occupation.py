@@ -16,18 +16,21 @@ number.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _validate as v
-from ..backend import get_backend
+from ._escape_common import backend_arg
+from ..errors import DomainError
 from ..rng import blocks, derive, seed_sequence
 from ..stats import Estimate
 
 __all__ = ["simulate_occupation", "OccupationRun"]
 
 _CHUNK_WALKERS = 8192
+_MAX_STEPS = 1e9
 
 
 @dataclass(frozen=True)
@@ -86,18 +89,33 @@ def simulate_occupation(landscape, *, temperature, dt, t_total, burn_in=0.0, sta
     seed, backend, chunk_walkers
         As in :func:`theory.simulators.simulate_vgd`; chunking does not change the result.
     """
-    xb = get_backend(backend)
+    xb = backend_arg(backend)
     xp = xb.xp
-    t = float(v.positive(temperature, "temperature"))
-    dt = float(v.positive(dt, "dt"))
-    steps = max(1, int(round(float(v.positive(t_total, "t_total")) / dt)))
-    burn = int(round(float(v.nonnegative(burn_in, "burn_in", allow_inf=False)) / dt))
+    t = float(v.positive(v.scalar(temperature, "temperature"), "temperature"))
+    dt = float(v.positive(v.scalar(dt, "dt"), "dt"))
+    t_total = float(v.positive(v.scalar(t_total, "t_total"), "t_total"))
+    burn_in = float(v.nonnegative(v.scalar(burn_in, "burn_in"), "burn_in", allow_inf=False))
+    if t_total / dt > _MAX_STEPS or burn_in / dt > _MAX_STEPS:
+        raise DomainError(f"t_total/dt and burn_in/dt must be at most {_MAX_STEPS:.0e} steps; got t_total={t_total!r}, "
+                          f"burn_in={burn_in!r}, dt={dt!r}")
+    steps = max(1, int(round(t_total / dt)))
+    burn = int(round(burn_in / dt))
     n_walkers = v.as_int(n_walkers, "n_walkers", 2)
+    if n_walkers > 10**9:
+        raise DomainError(f"n_walkers must be at most 10**9; got {n_walkers}")
     every = v.as_int(record_every, "record_every", 1)
-    x0 = np.asarray(landscape.minima()[0].x if start is None else v.finite(start, "start"), dtype=np.float64)
+    for method in ("gradient", "basin", "minima"):
+        if not callable(getattr(landscape, method, None)):
+            raise TypeError(f"landscape must be a theory.landscapes.Landscape with {method}(); got "
+                            f"{type(landscape).__name__}")
     d = landscape.dim
+    x0 = np.asarray(landscape.minima()[0].x if start is None else v.finite(start, "start"), dtype=np.float64)
+    if x0.shape != (d,):
+        raise DomainError(f"start must have shape ({d},) to match the landscape; got {x0.shape}")
+    gradient = getattr(landscape, "_step_gradient", landscape.gradient)
+    basin = getattr(landscape, "_step_basin", landscape.basin)
     root = seed_sequence(seed)
-    chunk = v.as_int(chunk_walkers or _CHUNK_WALKERS, "chunk_walkers", 1)
+    chunk = _CHUNK_WALKERS if chunk_walkers is None else (v.as_int(chunk_walkers, "chunk_walkers", 0) or _CHUNK_WALKERS)
     per_chunk = -(-chunk // xb.block_size)
     all_blocks = list(enumerate(blocks(n_walkers, xb.block_size)))
     scale = np.sqrt(2 * t * dt)
@@ -113,19 +131,24 @@ def simulate_occupation(landscape, *, temperature, dt, t_total, burn_in=0.0, sta
         z = xp.empty((n, d))
         g = xp.empty((n, d))
         seen = {}
-        for k in range(burn + steps):
-            for gen, s, e in gens:
-                xb.fill_normal(gen, z[s:e])
-            landscape.gradient(x, out=g)
-            g *= dt
-            x -= g
-            z *= scale
-            x += z
-            if k >= burn and (k - burn) % every == 0:
-                lab = xb.to_numpy(landscape.basin(x))
-                for value in np.unique(lab).tolist():
-                    acc = seen.setdefault(value, np.zeros(n, dtype=np.int64))
-                    acc += lab == value
+        # a diverging walker is refused at the next record step, not warned about at each overflow
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(burn + steps):
+                for gen, s, e in gens:
+                    xb.fill_normal(gen, z[s:e])
+                gradient(x, out=g)
+                g *= dt
+                x -= g
+                z *= scale
+                x += z
+                if k >= burn and (k - burn) % every == 0:
+                    if not math.isfinite(float(xp.sum(x))):
+                        raise DomainError("walkers diverged (non-finite positions): the Euler step is unstable; "
+                                          f"reduce dt (got {dt!r})")
+                    lab = xb.to_numpy(basin(x))
+                    for value in np.unique(lab).tolist():
+                        acc = seen.setdefault(value, np.zeros(n, dtype=np.int64))
+                        acc += lab == value
         for value, acc in seen.items():
             counts.setdefault(value, np.zeros(n_walkers, dtype=np.int64))[lo:hi] = acc
     labels = np.array(sorted(counts))

@@ -38,6 +38,8 @@ __all__ = ["simulate_vgd", "VGDRun"]
 # Default size of one chunk's perturbation buffer: small enough that the passes
 # over it stay in cache (measured best near 1 MiB on a 2-core x86-64 machine).
 _CHUNK_BYTES = 2**20
+# Refuse sizes whose arrays could not be allocated (a named error instead of numpy's).
+_MAX_BYTES = 2**34
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,19 @@ def simulate_vgd(hessian, mean0, *, lr, sigma=0.0, n_samples=1, dof=np.inf, n_st
     Returns
     -------
     VGDRun
+        A run that diverges past the float range has loss ``+inf`` (``-inf``
+        along negative eigenvalues) from then on, and an estimate with an
+        infinite mean has an infinite standard error (with a full
+        ``hessian`` the split of an overflowed run over directions is lost:
+        each reports ``+-inf`` by the sign of its eigenvalue). Runs that overflow
+        along eigenvalues of both signs (an indefinite ``hessian``) have no
+        total loss and raise DomainError, as do a ``mean0``/``init_std``
+        whose initial loss overflows.
     """
-    if engine not in ("numpy", "numba"):
+    if executor is not None and not callable(getattr(executor, "map", None)):
+        raise TypeError(f"executor must be None or a concurrent.futures.Executor (with a map method); "
+                        f"got {type(executor).__name__}")
+    if not isinstance(engine, str) or engine not in ("numpy", "numba"):
         raise DomainError(f"engine must be 'numpy' or 'numba'; got {engine!r}")
     xb = get_backend(backend, hessian, mean0)
     if engine == "numba" and xb.xp is not np:
@@ -161,16 +174,31 @@ def simulate_vgd(hessian, mean0, *, lr, sigma=0.0, n_samples=1, dof=np.inf, n_st
         eigvals, eigvecs = np.linalg.eigh(hessian)
     else:
         raise DomainError(f"hessian must have shape (P,) or (P, P); got {hessian.shape}")
+    v.nonempty(eigvals, "hessian")
     if mean0.shape != (eigvals.size,):
         raise DomainError(f"mean0 must have shape ({eigvals.size},) to match hessian; got {mean0.shape}")
-    lr = float(v.positive(lr, "lr"))
-    sigma = float(v.nonnegative(sigma, "sigma", allow_inf=False))
-    dof = float(v.student_dof(dof))
+    lr = float(v.positive(v.scalar(lr, "lr"), "lr"))
+    sigma = float(v.nonnegative(v.scalar(sigma, "sigma"), "sigma", allow_inf=False))
+    dof = float(v.student_dof(v.scalar(dof, "dof")))
     scale = float(perturbation_scale(sigma, dof))
-    init_std = float(v.nonnegative(init_std, "init_std", allow_inf=False))
+    init_std = float(v.nonnegative(v.scalar(init_std, "init_std"), "init_std", allow_inf=False))
     n_samples = v.as_int(n_samples, "n_samples", 1)
     n_steps = v.as_int(n_steps, "n_steps", 0)
     n_runs = v.as_int(n_runs, "n_runs", 2)
+    # the per-block statistics and one block's perturbation buffer must fit in memory
+    if 16 * (n_steps + 1) * (eigvals.size + 1) > _MAX_BYTES:
+        raise DomainError(f"n_steps must be at most {_MAX_BYTES // (16 * (eigvals.size + 1)) - 1} for "
+                          f"{eigvals.size} directions (the per-step statistics would not fit in memory); got {n_steps}")
+    if 8 * n_samples * eigvals.size > _MAX_BYTES // 1024:
+        raise DomainError(f"n_samples must be at most {_MAX_BYTES // 1024 // (8 * eigvals.size)} for "
+                          f"{eigvals.size} directions (one run's perturbations would not fit in memory); "
+                          f"got {n_samples}")
+    with np.errstate(over="ignore"):
+        start = 0.5 * np.abs(eigvals).max() * (np.abs(mean0).max() + 64.0 * init_std) ** 2
+    if not np.isfinite(start):
+        raise DomainError("mean0 and init_std must keep the initial loss within the float range (its change "
+                          f"since step 0 is otherwise undefined); got max|mean0| = {np.abs(mean0).max():g}, "
+                          f"init_std = {init_std:g}")
     root = seed_sequence(seed)
     if engine == "numba":
         return _simulate_vgd_numba(hessian, eigvals, eigvecs, mean0, lr, scale, n_samples, dof, n_steps, n_runs,
@@ -188,12 +216,7 @@ def simulate_vgd(hessian, mean0, *, lr, sigma=0.0, n_samples=1, dof=np.inf, n_st
     ]
     results = executor.map(_run_chunk, tasks) if executor is not None else map(_run_chunk, tasks)
 
-    loss = change = None
-    for chunk in results:  # merge block by block, in block order
-        for block_loss, block_change in chunk:
-            loss = block_loss if loss is None else loss.merge(block_loss)
-            change = block_change if change is None else change.merge(block_change)
-    loss_est, change_est = loss.estimate(), change.estimate()
+    loss_est, change_est = _merge_blocks(pair for chunk in results for pair in chunk)
     return VGDRun(
         steps=np.arange(n_steps + 1),
         eigvals=eigvals,
@@ -224,18 +247,65 @@ def _simulate_vgd_numba(hessian, eigvals, eigvecs, mean0, lr, scale, n_samples, 
     per_block = _fused.vgd_block_moments(eigvals, mean_proj, lr=lr, sigma=scale, n_samples=n_samples, dof=dof,
                                          n_steps=n_steps, n_runs=n_runs, init_std=init_std, root=root,
                                          chunk_runs=chunk_runs, executor=executor)
-    loss = change = None
-    for block_loss, block_change in per_block:  # merged in block order
-        loss = block_loss if loss is None else loss.merge(block_loss)
-        change = block_change if change is None else change.merge(block_change)
-    loss_est, change_est = loss.estimate(), change.estimate()
+    loss_est, change_est = _merge_blocks(per_block)
     return VGDRun(steps=np.arange(n_steps + 1), eigvals=eigvals, loss=loss_est[:, -1],
                   loss_by_direction=loss_est[:, :-1], change_by_direction=change_est[:, :-1], n_runs=n_runs,
                   entropy=root.entropy, backend="numba")
 
 
+def _merge_blocks(per_block):
+    """Merge per-block (loss, change) Moments in block order into two Estimates.
+
+    A block whose mean is infinite (runs that overflowed: their loss is the
+    limit ``+-inf``) makes the merged mean that infinity and its standard error
+    ``inf``; the finite blocks are merged as usual, so a run set without
+    overflow gives exactly the plain merge.
+    """
+    merged = [None, None]
+    signs = [None, None]
+    for pair in per_block:
+        for k, block in enumerate(pair):
+            mean = np.asarray(block.mean, dtype=float)
+            ok = np.isfinite(mean)
+            if not ok.all():
+                block = Moments(block.n, np.where(ok, mean, 0.0), np.where(ok, block.m2, 0.0))
+            flags = np.stack([mean == np.inf, mean == -np.inf, np.isnan(mean)])
+            signs[k] = flags if signs[k] is None else signs[k] | flags
+            merged[k] = block if merged[k] is None else merged[k].merge(block)
+    if any(f.any() for f in signs[0][2:]) or (signs[0][0] & signs[0][1]).any():
+        raise DomainError("hessian has eigenvalues of both signs along which runs overflowed, so the total loss "
+                          "(+inf plus -inf) is undefined; lower lr, sigma or n_steps")
+    out = []
+    for moments, (pos, neg, nan) in zip(merged, signs):
+        est = moments.estimate()
+        if not (pos | neg | nan).any():
+            out.append(est)
+            continue
+        value = np.where(nan | (pos & neg), np.nan, np.where(pos, np.inf, np.where(neg, -np.inf, est.value)))
+        stderr = np.where(np.isfinite(value), est.stderr, np.where(np.isnan(value), np.nan, np.inf))
+        out.append(Estimate(value, stderr, est.n))
+    return out
+
+
+def _overflowed(cur, lam, p):
+    """Per-run losses of runs whose iterate overflowed: NaN (from inf - inf) becomes the limit +-inf."""
+    bad = np.isnan(cur[:, :p])
+    limit = np.broadcast_to(np.where(lam == 0, 0.0, np.copysign(np.inf, lam)), bad.shape)
+    cur[:, :p][bad] = limit[bad]
+    with np.errstate(invalid="ignore"):
+        cur[:, p] = cur[:, :p].sum(axis=1)
+
+
 def _run_chunk(task: _Task):
-    """Advance the runs of consecutive blocks; return per-block (loss, change) Moments."""
+    """Advance the runs of consecutive blocks; return per-block (loss, change) Moments.
+
+    Runs that diverge overflow to inf (their loss is then the limit inf): not an error.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _advance_chunk(task)
+
+
+def _advance_chunk(task: _Task):
     xb = task.backend
     xp = xb.xp
     start, stop = task.block_ranges[0][1], task.block_ranges[-1][2]
@@ -325,6 +395,10 @@ def _run_chunk(task: _Task):
             grad *= task.lr
             theta -= grad
         losses(theta, cur)
+        if not bool(xp.isfinite(cur[:, p]).all()):  # a run overflowed
+            host = xb.to_numpy(cur).copy()
+            _overflowed(host, task.eigvals, p)
+            cur[...] = xb.asarray(host)
         if t == 0:
             l0[...] = cur
         record(0, t, cur)

@@ -125,6 +125,7 @@ class Optimizer:
         return {}
 
     def _check_batch(self):
+        object.__setattr__(self, "replace", v.flag(self.replace, "replace"))
         if self.batch_size is not None:
             object.__setattr__(self, "batch_size", v.as_int(self.batch_size, "batch_size", 1))
 
@@ -225,7 +226,8 @@ class IVON(Optimizer):
             _set(self, **{name: b})
         _set(self, weight_decay=float(v.nonnegative(self.weight_decay, "weight_decay", allow_inf=False)),
              h0=float(v.positive(self.h0, "h0")), n_samples=v.as_int(self.n_samples, "n_samples", 1),
-             clip_radius=float(v.positive(self.clip_radius, "clip_radius", allow_inf=True)))
+             clip_radius=float(v.positive(self.clip_radius, "clip_radius", allow_inf=True)),
+             rescale_lr=v.flag(self.rescale_lr, "rescale_lr"))
         self._check_batch()
 
     def _ess(self, ctx):
@@ -269,7 +271,8 @@ class SAM(Optimizer):
     replace: bool = False
 
     def __post_init__(self):
-        _set(self, rho=float(v.nonnegative(self.rho, "rho", allow_inf=False)))
+        _set(self, rho=float(v.nonnegative(self.rho, "rho", allow_inf=False)),
+             normalized=v.flag(self.normalized, "normalized"))
         self._check_batch()
 
     def _step(self, theta, state, grad, ctx, t):
@@ -609,6 +612,8 @@ def _tracked_names(model, optimizer, track, alpha, has_test_loss) -> set:
         if not fisher:
             warnings.warn(_NO_FISHER.format(type(model).__name__), TheoryWarning, stacklevel=3)
         return applicable
+    if isinstance(track, str) or not all(isinstance(name, str) for name in track):
+        raise TypeError(f"track must be a sequence of names from {TRACKABLE}; got {track!r}")
     names = set(track) - {"loss"}
     unknown = names - set(TRACKABLE)
     if unknown:
@@ -656,7 +661,8 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
         Names from :data:`TRACKABLE`; default all that apply to the optimizer
         and model (``effective_number`` only with ``alpha``).
     top_k : int
-        Number of top eigenvalues recorded.
+        Number of top eigenvalues recorded, at most ``n_params`` (``n_params - 1``
+        above 600 parameters, where Lanczos computes them).
     level : float, optional
         Level for ``count_above`` (default :math:`2/\eta`).
     alpha : float, optional
@@ -673,7 +679,9 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
     Trajectory
 
     A run stops early, with ``diverged_at`` set, when the loss stops being
-    finite or a parameter exceeds 1e100 in magnitude.
+    finite or a parameter exceeds 1e100 in magnitude. A Hessian-vector
+    product or Hessian that is not finite at a tracked step raises
+    DomainError naming the model's method.
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be one of GD, SGD, VGD, IVON, SAM, GTracer; got {type(optimizer).__name__}")
@@ -682,19 +690,26 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
     if absent:
         raise TypeError(f"model must provide loss, gradient, hvp (or hessian), n_params, n_data "
                         f"(theory.hessian_models.MinimalLossModel); {type(model).__name__} has no {', '.join(absent)}")
-    lr = float(v.positive(lr, "lr"))
+    lr = float(v.positive(v.scalar(lr, "lr"), "lr"))
     n_steps = v.as_int(n_steps, "n_steps", 0)
     top_k = v.as_int(top_k, "top_k", 1)
+    n_params = v.as_int(model.n_params, "model.n_params", 1)
+    most = n_params if n_params <= _DENSE_MAX else n_params - 1  # Lanczos finds at most P - 1
+    if top_k > most:
+        raise DomainError(f"top_k must be an integer in [1, {most}] for a model with n_params = {n_params}"
+                          f"{'' if most == n_params else ' (Lanczos above ' + str(_DENSE_MAX) + ' parameters)'}; "
+                          f"got {top_k}")
+    progress = v.flag(progress, "progress")
     every = max(1, n_steps // 50) if track_every is None else v.as_int(track_every, "track_every", 1)
-    level = 2.0 / lr if level is None else float(v.as_float(level, "level"))
+    level = 2.0 / lr if level is None else v.scalar(level, "level")
     if alpha is not None:
-        alpha = float(v.nonnegative(alpha, "alpha", allow_inf=False))
+        alpha = float(v.nonnegative(v.scalar(alpha, "alpha"), "alpha", allow_inf=False))
     root = seed_sequence(seed)
     xb = get_backend(backend)
     if theta0 is None:
         theta = model.initial(root) if hasattr(model, "initial") else np.zeros(model.n_params)
     else:
-        theta = theta0
+        theta = _models.as_theta(model, theta0, "theta0")
     theta = np.array(theta, dtype=np.float64)
     model.loss(theta)  # the model validates the start (shape, finiteness)
 
@@ -840,9 +855,9 @@ def flatness_comparison(model, optimizers: dict, *, lr, n_steps, seed=0, level=N
     """
     if not optimizers:
         raise DomainError("optimizers must name at least one optimizer")
-    lr = float(v.positive(lr, "lr"))
+    lr = float(v.positive(v.scalar(lr, "lr"), "lr"))
     seeds = v.as_int(seeds, "seeds", 1)
-    level = 1.0 / lr if level is None else float(v.as_float(level, "level"))
+    level = 1.0 / lr if level is None else v.scalar(level, "level")
     track = ("sharpness", "count_above", "trace_ratio", "test_loss") + (() if alpha is None else ("effective_number",))
     if not _models.has_fisher(model):
         warnings.warn(_NO_FISHER.format(type(model).__name__), TheoryWarning, stacklevel=2)

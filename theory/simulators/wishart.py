@@ -232,7 +232,12 @@ def sample_wishart_eigenvalues(n_data, n_params, n_matrices=1, *, scale=1.0, spi
     n = v.as_int(n_data, "n_data", 1)
     p = v.as_int(n_params, "n_params", 1)
     m = v.as_int(n_matrices, "n_matrices", 1)
-    s2 = float(v.positive(scale, "scale"))
+    s2 = float(v.scalar(v.positive(scale, "scale"), "scale"))
+    # a scale far from 1 is applied as a power of 4 taken out of W (and of the additive spikes) and put
+    # back on the eigenvalues, exactly: W itself then never over- or underflows
+    _, e2 = np.frexp(s2)
+    shift = int(e2 - e2 % 2) if abs(s2) > 2.0**500 or s2 < 2.0**-500 else 0
+    s2_w = float(np.ldexp(s2, -shift))
     ell = _spike_values(spikes, "spikes", 0.0)
     theta = _spike_values(additive_spikes, "additive_spikes", -np.inf)
     k = ell.size + theta.size
@@ -266,14 +271,17 @@ def sample_wishart_eigenvalues(n_data, n_params, n_matrices=1, *, scale=1.0, spi
             for i in range(c1 - c0):  # one gemm per matrix: the same operations whatever the chunk
                 w[i] = x[i].T @ x[i]
             del x
-            w *= s2 / n
+            w *= s2_w / n
             if theta.size:
-                w += xp.einsum("k,kp,kr->pr", xb.asarray(theta), v_theta, v_theta)[None]
+                w += xp.einsum("k,kp,kr->pr", xb.asarray(np.ldexp(theta, -shift)), v_theta, v_theta)[None]
             lam = xp.linalg.eigvalsh(w)
             if want_vectors:
                 top = _top_eigenvectors(xp, w, lam, k)
                 ovl[c0:c1] = xb.to_numpy(xp.einsum("crp,kp->crk", top, v_all) ** 2)
             eig[c0:c1] = xb.to_numpy(lam)
+            if shift:  # exact: a power of 4
+                with np.errstate(over="ignore", under="ignore"):
+                    eig[c0:c1] = np.ldexp(eig[c0:c1], shift)
     return WishartSample(eig, ovl, vecs, n, p, s2, ell, theta, root.entropy, xb.name)
 
 
@@ -300,14 +308,15 @@ def _top_eigenvectors(xp, w, lam, k, iterations=2):
     return out
 
 
-def _eigenvalue_array(eigenvalues) -> np.ndarray:
+def _eigenvalue_array(eigenvalues, name: str = "eigenvalues") -> np.ndarray:
     if isinstance(eigenvalues, WishartSample):
         eigenvalues = eigenvalues.eigenvalues
-    arr = v.finite(eigenvalues, "eigenvalues")
+    arr = v.finite(eigenvalues, name)
     if arr.ndim == 1:
         arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] == 0:
-        raise DomainError(f"eigenvalues must have shape (n_matrices, P) or (P,); got {arr.shape}")
+    if arr.ndim != 2 or arr.shape[1] == 0 or arr.shape[0] == 0:
+        raise DomainError(f"{name} must have shape (n_matrices, P) or (P,) with n_matrices, P >= 1; "
+                          f"got {arr.shape}")
     return arr
 
 
@@ -432,7 +441,9 @@ def ks_distance(eigenvalues_per_matrix, cdf) -> np.ndarray:
     :math:`D` across independent matrices with its spread across them; this
     function only returns the distances and leaves the decision to the check.
     """
-    lam = np.sort(_eigenvalue_array(eigenvalues_per_matrix), axis=1)
+    lam = np.sort(_eigenvalue_array(eigenvalues_per_matrix, "eigenvalues_per_matrix"), axis=1)
+    if not callable(cdf):
+        raise TypeError(f"cdf must be a callable (a vectorised distribution function); got {type(cdf).__name__}")
     m, p = lam.shape
     f = np.asarray(cdf(lam), dtype=np.float64)
     if f.shape != lam.shape:
