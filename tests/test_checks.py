@@ -215,3 +215,10 @@ def test_the_numbers_quoted_in_the_gd_plateau_docstring_are_current():
     assert max(abs(low), high) <= 100 * dynamics.CONFIG["gd"]["band"]
     slow = np.asarray(dynamics._run(GD(), lr=0.1, n_steps=dynamics.CONFIG["gd"]["n_steps"]).sharpness) * 0.1 / 2
     assert round(100 * (1 - slow[-1])) == below
+
+
+def test_verify_table_gives_no_z_for_an_allowance_row(capsys):
+    # a band states an allowance, not a standard error: its z would be a division by zero
+    assert main(["verify", "--only", "dynamics.gd_plateau", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "(band)" in out and "inf" not in out.split("checks passed")[0]

@@ -127,7 +127,7 @@ def _verify(args) -> int:
             formula = "> 0" if row.kind == "positive" else (
                 {"at_most": "<= ", "at_least": ">= "}.get(row.kind, "") + _fmt(row.formula))
             z = (f"{row.estimate / row.stderr:+.2f}" if row.kind == "positive"
-                 else "" if row.kind in ("at_most", "at_least") else f"{row.z:+.2f}")
+                 else "" if row.kind in ("band", "at_most", "at_least") else f"{row.z:+.2f}")  # an allowance, no z
             lines.append((r.check.name if i == 0 else "", row.label, formula, sim, z, _pct(det),
                           ("pass" if ok else "FAIL") + ("*" if row.sign else "")))
     widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(len(header))]
