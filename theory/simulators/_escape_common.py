@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..backend import Backend, get_backend
 from ..stats import Estimate, censored_mean
 
 __all__ = ["BAND", "Q_MIN", "EscapePlan", "EscapeTimes"]
@@ -112,13 +111,3 @@ class EscapeTimes:
             s = np.where(t >= self.max_steps * self.dt, np.nan, s)
         se = np.sqrt(s * (1.0 - s) / self.n_walkers)
         return Estimate(s, se, self.n_walkers)
-
-
-def backend_arg(backend, *arrays) -> Backend:
-    """:func:`theory.backend.get_backend` for a public ``backend`` argument: a name, a Backend or None.
-
-    Anything else is a TypeError naming ``backend`` (not a lookup error from inside the registry).
-    """
-    if backend is not None and not isinstance(backend, (str, Backend)):
-        raise TypeError(f"backend must be 'numpy', 'cupy', a Backend or None; got {type(backend).__name__}")
-    return get_backend(backend, *arrays)

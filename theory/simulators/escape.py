@@ -55,10 +55,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
+from ..backend import get_backend
 from ..errors import DomainError
 from ..rng import blocks, seed_sequence
 from ..stats import Estimate
-from ._escape_common import BAND, EscapePlan, EscapeTimes, backend_arg
+from ._escape_common import BAND, EscapePlan, EscapeTimes
 from ._escape_numpy import Task, run_task
 
 __all__ = [
@@ -391,7 +392,7 @@ def _check_call(engine, dynamics, exit, backend, start):
         raise TypeError(f"dynamics must be Langevin, SGDDiffusion or Mixed; got {type(dynamics).__name__}")
     if not isinstance(exit, str) or exit not in _EXITS:
         raise DomainError(f"exit must be one of {', '.join(map(repr, _EXITS))}; got {exit!r}")
-    xb = backend_arg(backend, *(() if start is None else (start,)))
+    xb = get_backend(backend, *(() if start is None else (start,)))
     if engine == "numba" and xb.xp is not np:
         raise DomainError(f"engine='numba' runs on the CPU; got backend {xb.name!r} (use engine='numpy' there)")
     return xb

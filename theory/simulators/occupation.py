@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ._escape_common import backend_arg
+from ..backend import get_backend
 from ..errors import DomainError
 from ..rng import blocks, derive, seed_sequence
 from ..stats import Estimate
@@ -89,7 +89,7 @@ def simulate_occupation(landscape, *, temperature, dt, t_total, burn_in=0.0, sta
     seed, backend, chunk_walkers
         As in :func:`theory.simulators.simulate_vgd`; chunking does not change the result.
     """
-    xb = backend_arg(backend)
+    xb = get_backend(backend)
     xp = xb.xp
     t = float(v.positive(v.scalar(temperature, "temperature"), "temperature"))
     dt = float(v.positive(v.scalar(dt, "dt"), "dt"))
