@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 _HERE = str(Path(__file__).resolve().parent)
@@ -30,3 +31,12 @@ def pytest_terminal_summary(terminalreporter):
     if module is not None and module.CALLS["n"]:
         terminalreporter.write_line(
             f"test_api: {module.CALLS['n']} calls of {len(module.CALLABLES)} public callables")
+
+
+@pytest.fixture
+def threads():
+    """Set numba's thread count inside a test (numba's set_num_threads); restored afterwards."""
+    numba = pytest.importorskip("numba")
+    old = numba.get_num_threads()
+    yield numba.set_num_threads
+    numba.set_num_threads(old)

@@ -222,3 +222,10 @@ def test_verify_table_gives_no_z_for_an_allowance_row(capsys):
     assert main(["verify", "--only", "dynamics.gd_plateau", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "(band)" in out and "inf" not in out.split("checks passed")[0]
+
+
+def test_the_multipath_checks_stored_kramers_error_is_current():
+    # the row's bias is (r - 1) x the Kramers value with r stored, so the check never calls the formula it tests
+    from theory.checks.escape import SIM, multipath_exact_time
+    exact, kramers_value = multipath_exact_time()
+    assert SIM["multipath"]["exact_over_kramers"] == pytest.approx(exact / kramers_value, rel=1e-6)

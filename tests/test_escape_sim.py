@@ -79,7 +79,7 @@ def test_langevin_mfpt_matches_exact_quadrature(D, exit):
 
 def test_generic_gradient_path_matches_exact(monkeypatch):
     """The landscape.gradient path (taken by non-polynomial landscapes) gives the same physics."""
-    monkeypatch.setattr(escape_module, "_separable_cubic", lambda landscape, points: None)
+    monkeypatch.setattr(escape_module, "separable_cubic", lambda landscape, points: None)
     exact = quad_mfpt_langevin(0.3)
     coarse = simulate_escape(DW, Langevin(0.3, 0.02), n_walkers=20_000, seed=103)
     fine = simulate_escape(DW, Langevin(0.3, 0.01), n_walkers=20_000, seed=104)
@@ -340,7 +340,7 @@ def test_folded_polynomial_is_the_euler_drift():
     """y (A y^2 + B y + C) + E, in units y = x / scale, is (x - dt grad L(x)) / scale: the tilted double well."""
     land = DoubleWell(tilt=0.1)
     x = np.linspace(-1.6, 1.2, 29)
-    coef = escape_module._separable_cubic(land, np.array([[-1.0], [0.0], [1.0]]))
+    coef = escape_module.separable_cubic(land, np.array([[-1.0], [0.0], [1.0]]))
     for scale in (1.0, 0.3, -0.2):
         a, b, c, e = escape_module._folded_poly(coef, 0.01, scale)
         y = x / scale

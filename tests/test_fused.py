@@ -26,7 +26,7 @@ numba = pytest.importorskip("numba")
 
 from theory import DomainError  # noqa: E402
 from theory.kramers import mean_first_passage_time  # noqa: E402
-from theory.landscapes import DoubleWell, StyblinskiTang  # noqa: E402
+from theory.landscapes import DoubleWell, DoubleWellND, StyblinskiTang  # noqa: E402
 from theory.quadratic import expected_loss, expected_loss_change  # noqa: E402
 from theory.simulators import escape as escape_module  # noqa: E402
 from theory.backend import Backend  # noqa: E402
@@ -36,14 +36,6 @@ from theory.stats import z_critical  # noqa: E402
 
 ALPHA = 1e-6
 DW = DoubleWell()  # U = x^4/4 - x^2/2 + 1/4: minimum -1 (U'' = 2), saddle 0 (U'' = -1), next minimum +1
-
-
-@pytest.fixture
-def threads():
-    """Set numba's thread count inside a test; restored afterwards."""
-    old = numba.get_num_threads()
-    yield numba.set_num_threads
-    numba.set_num_threads(old)
 
 
 def _z2(a, b):
@@ -402,8 +394,9 @@ def test_same_numbers_with_worker_processes():
 def test_refusals(monkeypatch):
     with pytest.raises(DomainError, match="^engine must be"):
         simulate_escape(DW, Langevin(0.3, 0.02), n_walkers=10, engine="fortran")
-    with pytest.raises(DomainError, match="exit='valley'"):
-        simulate_escape(DW, Langevin(0.3, 0.02), n_walkers=10, exit="valley", engine="numba")
+    with pytest.raises(DomainError, match="exit='valley'.*engine='numpy'"):  # a basin that is not a box
+        simulate_escape(DoubleWellND(tilt=0.1, coupling=0.3), Langevin(0.3, 0.02), n_walkers=10, exit="valley",
+                        engine="numba")
     with pytest.raises(DomainError, match="^engine='numba' runs on the CPU"):
         class _Fake(Backend):
             name = "fake-gpu"
@@ -415,7 +408,7 @@ def test_refusals(monkeypatch):
         simulate_vgd([1.0], [1.0], lr=0.1, engine="fortran")
     with pytest.raises(DomainError, match="Gaussian perturbations"):
         simulate_vgd(np.eye(2), np.ones(2), lr=0.1, sigma=0.1, dof=5.0, engine="numba")
-    monkeypatch.setattr(escape_module, "_separable_cubic", lambda landscape, points: None)
+    monkeypatch.setattr(escape_module, "separable_cubic", lambda landscape, points: None)
     with pytest.raises(DomainError, match="cubic polynomial"):
         simulate_escape(DW, Langevin(0.3, 0.02), n_walkers=10, engine="numba")
 

@@ -6,20 +6,33 @@ formula is multiplied by ``1 + mutation`` wherever a module of the package
 holds it (the check module's own reference included), the check is run at seed
 0 and must fail by its verdict, not by a crash; unperturbed it must pass.
 Checks that are not quick, or whose full size is heavy, are marked ``slow``.
+
+A check's simulation does not depend on the formula it tests, and the same
+seed gives the same simulation: the simulators' results are kept from the
+unperturbed run (keyed by their pickled arguments) and reused by the perturbed
+runs, so each check simulates once. A perturbed run never stores what it
+simulates, so a formula used inside a simulator cannot leak into the
+unperturbed result.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import importlib
+import pickle
 import sys
 
 import numpy as np
 import pytest
 
-from theory import checks
+from theory import checks, simulators
 
 REGISTRY = checks.registry()
+#: the simulators whose results are kept: every public function of theory.simulators that simulates
+SIMULATORS = [n for n in simulators.__all__ if n.startswith(("simulate_", "sample_", "minibatch_", "train"))]
+_KEPT: dict[str, object] = {}
 
 
 def _marks(check):
@@ -64,10 +77,43 @@ def _mutate(monkeypatch, path, mutation):
 
     monkeypatch.setattr(owner, name, wrong)
     if not isinstance(owner, type):  # a function: also where other modules hold it by name
-        for module in [m for n, m in sys.modules.items() if n == "theory" or n.startswith("theory.")]:
-            for attr, value in list(vars(module).items()):
-                if value is original:
-                    monkeypatch.setattr(module, attr, wrong)
+        _patch_everywhere(monkeypatch, original, wrong)
+
+
+def _package_modules():
+    return [m for n, m in list(sys.modules.items()) if n == "theory" or n.startswith("theory.")]
+
+
+def _patch_everywhere(monkeypatch, original, replacement):
+    """Replace a function wherever a module of the package holds it by name."""
+    for module in _package_modules():
+        for attr, value in list(vars(module).items()):
+            if value is original:
+                monkeypatch.setattr(module, attr, replacement)
+
+
+def _key(name, args, kwargs):
+    try:
+        return name + hashlib.sha256(pickle.dumps((args, sorted(kwargs.items())))).hexdigest()
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None  # arguments that do not pickle (closures): simulate each time
+
+
+def _keep_simulations(monkeypatch, *, store: bool):
+    for name in SIMULATORS:
+        original = getattr(simulators, name)
+
+        @functools.wraps(original)
+        def kept(*args, _name=name, _original=original, **kwargs):
+            key = _key(_name, args, kwargs)
+            if key is not None and key in _KEPT:
+                return _KEPT[key]
+            result = _original(*args, **kwargs)
+            if store and key is not None:
+                _KEPT[key] = result
+            return result
+
+        _patch_everywhere(monkeypatch, original, kept)
 
 
 CASES = [pytest.param(c.name, path, m, id=f"{c.name}:{path.rsplit('.', 1)[-1]}", marks=_marks(c))
@@ -84,13 +130,15 @@ def test_every_check_declares_the_formulas_it_tests():
 
 
 @pytest.mark.parametrize("name", [pytest.param(c.name, marks=_marks(c)) for c in REGISTRY.values()])
-def test_the_unperturbed_check_passes(name):
+def test_the_unperturbed_check_passes(monkeypatch, name):
+    _keep_simulations(monkeypatch, store=True)
     result = checks.run(REGISTRY[name], seed=0)
     assert result.passed, (name, result.error, [(r.label, r.z) for r in result.rows])
 
 
 @pytest.mark.parametrize(("name", "path", "mutation"), CASES)
 def test_the_check_fails_when_its_formula_is_off_by_its_stated_error(monkeypatch, name, path, mutation):
+    _keep_simulations(monkeypatch, store=False)
     _mutate(monkeypatch, path, mutation)
     result = checks.run(REGISTRY[name], seed=0)
     assert result.error is None, result.error

@@ -410,3 +410,16 @@ def test_extreme_scales_are_the_unit_law_scaled(scale):
 def test_no_matrices_is_refused_by_name():
     with pytest.raises(DomainError, match="eigenvalues"):
         ks_distance(np.ones((0, 4)), lambda x: x)
+
+
+def test_spike_forms_have_their_exact_means():
+    # v' W v along each spike direction: mean s^2 l (multiplicative), s^2 + theta (additive)
+    s = sample_wishart_eigenvalues(60, 30, 400, scale=2.0, spikes=[4.0], additive_spikes=[-0.5], seed=5)
+    assert s.forms.shape == (400, 2)
+    np.testing.assert_allclose(s.form_means, [8.0, 1.5])
+    d = s.forms - s.form_means
+    z = d.mean(axis=0) / (d.std(axis=0, ddof=1) / np.sqrt(400))
+    assert np.all(np.abs(z) < z_critical(1e-4, 2))
+    # the form is the quadratic form of W itself: for one matrix, v' W v lies within W's spectrum
+    assert np.all(s.forms[:, 0] <= s.eigenvalues[:, -1] * (1 + 1e-12))
+    assert sample_wishart_eigenvalues(20, 10, 3, seed=0).forms is None

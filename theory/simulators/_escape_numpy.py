@@ -15,8 +15,10 @@ One Euler-Maruyama step of every row (walker) of the working set, in place,
   (a block with at most half its rows left draws :data:`POOL_K` steps at once);
 - :class:`PolyDrift`, :class:`GradientDrift`, :class:`RegimeNoise`,
   :class:`ScaledNoise`: the step;
-- :class:`PlaneExit` (with the Brownian-bridge test, :func:`bridge_log_survival`)
-  and :class:`ValleyExit`: the exit events.
+- :class:`PlaneExit` (with the Brownian-bridge test, :func:`bridge_log_survival`),
+  :class:`BoxExit` (leaving a basin that is a box bounded by coordinate planes, the
+  same test face by face) and :class:`ValleyExit` (any other basin:
+  ``landscape.basin`` after each step, no bridge): the exit events.
 
 Bridge test (Gobet, *Weak approximation of killed diffusion using Euler
 schemes*, Stoch. Proc. Appl. 87, 2000): a step from signed distance
@@ -43,10 +45,10 @@ import numpy as np
 from ..backend import Backend
 from ..errors import DomainError
 from ..rng import derive
-from ._escape_common import Q_MIN, EscapePlan
+from ._escape_common import BAND, Q_MIN, EscapePlan
 
 __all__ = ["COMPACT", "POOL_K", "POOL_K_GPU", "Task", "run_task", "WorkingSet", "NoiseSchedule", "PolyDrift",
-           "GradientDrift", "RegimeNoise", "ScaledNoise", "make_noise", "PlaneExit", "ValleyExit",
+           "GradientDrift", "RegimeNoise", "ScaledNoise", "make_noise", "PlaneExit", "BoxExit", "ValleyExit",
            "bridge_log_survival", "first_exits", "block_starts", "is_pooled", "compact"]
 
 # Finished walkers are dropped, and new blocks join, every COMPACT steps (of every
@@ -259,6 +261,13 @@ class _Exits:
     def dev(self, idx):
         return idx if self.on_cpu else self.xb.asarray(idx, dtype=np.int64)
 
+    def flagged(self, mk):
+        """Rows to test this step, on the host: those the mask ``mk`` flags and those carried from the last step."""
+        if self.prev.size:
+            mk[self.dev(self.prev)] = True
+        idx = mk.nonzero()[0]
+        return idx if self.on_cpu else self.xb.to_numpy(idx)
+
     def exit_rows(self, c_new, idx, t):
         """Rows ``idx`` exited at step ``t``: log them and park them at the start."""
         self.rows.append(idx)
@@ -279,7 +288,7 @@ class _Exits:
 
 
 class ValleyExit(_Exits):
-    """Exit when ``landscape.basin(x)`` differs from the start's label."""
+    """Exit when ``landscape.basin(x)`` differs from the start's label (a basin that is not a box; no bridge)."""
 
     def __init__(self, plan: EscapePlan, ws):
         super().__init__(ws)
@@ -295,7 +304,34 @@ class ValleyExit(_Exits):
             self.exit_rows(c_new, idx, t)
 
 
-class PlaneExit(_Exits):
+class _BridgeExits(_Exits):
+    """The bridge's bookkeeping: candidates add their steps' hazard, and exit past their Exp(1) thresholds."""
+
+    def __init__(self, ws, regime):
+        super().__init__(ws)
+        self.regime = regime
+        self.thresh, self.hazard = ws.thresh, ws.hazard
+
+    def step_scale(self, di, neg_a, neg_b):
+        """:math:`-2/v` of the candidates ``di`` (device rows): ``neg_a``, or per row by the step's regime."""
+        if self.regime is None:
+            return neg_a
+        reg = self.xb.to_numpy(self.regime[di])
+        return np.where(reg if np.ndim(neg_a) == 0 else reg[:, None], neg_a, neg_b)
+
+    def add_hazard(self, c_new, idx, log_surv, near, t):
+        """Rows ``idx`` add ``-log_surv``; those past their thresholds exit, those ``near`` the faces are
+        tested again at the next step."""
+        h = self.hazard[idx]
+        h -= log_surv
+        self.hazard[idx] = h
+        hit = h > self.thresh[idx]
+        self.prev = idx[np.greater(near, hit)]  # near now and inside
+        if hit.any():
+            self.exit_rows(c_new, idx[hit], t)
+
+
+class PlaneExit(_BridgeExits):
     """Exit at the plane ``sign (e . y - offset) = 0``; with the bridge, also between steps.
 
     Candidates at each step: rows within ``band`` of the plane after the step,
@@ -306,16 +342,15 @@ class PlaneExit(_Exits):
     """
 
     def __init__(self, plan: EscapePlan, ws, regime=None):
-        super().__init__(ws)
+        super().__init__(ws, regime)
         xp = self.xp = ws.xp
-        self.d, self.bridge, self.regime = plan.dim, plan.bridge, regime
+        self.d, self.bridge = plan.dim, plan.bridge
         self.band, self.off, self.sg, self.ax = plan.band, plan.offset, plan.sign, plan.axis
         if plan.dim > 1 and plan.axis is None:
             self.e_vec = ws.xb.asarray(plan.normal)
             self.pbuf = xp.empty(ws.cap)
         self.thr, self.cmp = (self.off - self.band, xp.greater) if self.sg > 0 else (self.off + self.band, xp.less)
         self.neg_a, self.neg_b = -(2.0 / plan.var[0]), -(2.0 / plan.var[1])
-        self.thresh, self.hazard = ws.thresh, ws.hazard
 
     def project(self, x):
         """The coordinate along the normal: the array itself in 1-D, a view for an axis normal."""
@@ -337,11 +372,7 @@ class PlaneExit(_Exits):
 
     def detect(self, c_old, c_new, mk, t):
         self.cmp(self.project(c_new), self.thr, out=mk)
-        if self.prev.size:
-            mk[self.dev(self.prev)] = True
-        idx = mk.nonzero()[0]
-        if not self.on_cpu:
-            idx = self.xb.to_numpy(idx)
+        idx = self.flagged(mk)
         if not idx.size:
             return
         if not self.bridge:  # the mask is the crossing itself
@@ -349,16 +380,78 @@ class PlaneExit(_Exits):
             return
         di = self.dev(idx)
         s_new = self.beyond(c_new, di)
-        neg = self.neg_a
-        if self.regime is not None:
-            neg = np.where(self.xb.to_numpy(self.regime[di]), self.neg_a, self.neg_b)
-        h = self.hazard[idx]
-        h -= bridge_log_survival(self.beyond(c_old, di), s_new, neg)
-        self.hazard[idx] = h
-        hit = h > self.thresh[idx]
-        self.prev = idx[np.greater(s_new > -self.band, hit)]  # near now and inside
-        if hit.any():
-            self.exit_rows(c_new, idx[hit], t)
+        log_surv = bridge_log_survival(self.beyond(c_old, di), s_new, self.step_scale(di, self.neg_a, self.neg_b))
+        self.add_hazard(c_new, idx, log_surv, s_new > -self.band, t)
+
+
+class BoxExit(_BridgeExits):
+    r"""Exit from the open box ``lo < y < hi`` (the start's basin on a separable landscape); with the
+    bridge, also between steps, face by face.
+
+    Each finite face is a plane normal to a coordinate axis, tested as :class:`PlaneExit` tests its
+    plane: candidates are the rows within ``band_i`` (:data:`BAND` step widths of coordinate
+    :math:`i`) of a face after the step, or before it (``prev``); a candidate adds
+    :math:`-\sum_{\rm faces}\log(1-p_f)`, :math:`p_f = \exp(-2 d_n d_{n+1}/v_i)` with :math:`v_i` the
+    step's variance along its axis, to its hazard. Without the bridge a candidate has left the box.
+    """
+
+    def __init__(self, plan: EscapePlan, ws, regime=None):
+        super().__init__(ws, regime)
+        xp = self.xp = ws.xp
+        self.d, self.bridge = plan.dim, plan.bridge
+        lo, hi = (np.asarray(a, dtype=np.float64) for a in plan.box)
+        var_a, var_b = (np.asarray(a, dtype=np.float64) for a in plan.box_var)
+        band = BAND * np.sqrt(np.maximum(var_a, var_b)) if plan.bridge else np.zeros(plan.dim)
+        self.ax_lo, self.ax_hi = np.flatnonzero(np.isfinite(lo)), np.flatnonzero(np.isfinite(hi))
+        self.lo, self.hi = lo, hi
+        # near a face: y_i < lo_i + band_i or y_i > hi_i - band_i (inf where there is no face)
+        self.in_lo_host, self.in_hi_host = lo + band, hi - band
+        self.in_lo = ws.xb.asarray(lo + band) if self.ax_lo.size else None
+        self.in_hi = ws.xb.asarray(hi - band) if self.ax_hi.size else None
+        self.buf = xp.empty((ws.cap, plan.dim), dtype=bool)
+        self.buf2 = xp.empty((ws.cap, plan.dim), dtype=bool) if self.ax_lo.size and self.ax_hi.size else None
+        with np.errstate(divide="ignore"):  # a coordinate without noise: -inf, no crossing between steps
+            self.neg_a, self.neg_b = -2.0 / var_a, -2.0 / var_b
+
+    def near(self, x, out):
+        """``out`` <- whether each row of ``x`` (shape (n, dim)) lies within the band of a face."""
+        n = x.shape[0]
+        b = self.buf[:n]
+        if self.in_lo is None and self.in_hi is None:
+            out[...] = False
+            return out
+        if self.in_lo is not None:
+            self.xp.less(x, self.in_lo, out=b)
+        if self.in_hi is not None:
+            if self.in_lo is not None:
+                self.xp.greater(x, self.in_hi, out=self.buf2[:n])
+                b |= self.buf2[:n]
+            else:
+                self.xp.greater(x, self.in_hi, out=b)
+        return self.xp.any(b, axis=1, out=out)
+
+    def detect(self, c_old, c_new, mk, t):
+        x_new = c_new if self.d > 1 else c_new[:, None]
+        self.near(x_new, mk)
+        idx = self.flagged(mk)
+        if not idx.size:
+            return
+        if not self.bridge:  # the mask is the exit itself
+            self.exit_rows(c_new, idx, t)
+            return
+        di = self.dev(idx)
+        y0 = self.xb.to_numpy((c_old if self.d > 1 else c_old[:, None])[di])
+        y1 = self.xb.to_numpy(x_new[di])
+        neg = self.step_scale(di, self.neg_a, self.neg_b)
+        neg = np.broadcast_to(neg, y0.shape)
+        log_surv = np.zeros(idx.size)
+        for axes, face, sg in ((self.ax_lo, self.lo, -1.0), (self.ax_hi, self.hi, 1.0)):
+            if axes.size:  # signed distances past the faces, negative inside
+                f = face[axes]
+                ls = bridge_log_survival(sg * (y0[:, axes] - f), sg * (y1[:, axes] - f), neg[:, axes])
+                log_surv += ls.sum(axis=1)
+        near = np.any((y1 < self.in_lo_host) | (y1 > self.in_hi_host), axis=1)
+        self.add_hazard(c_new, idx, log_surv, near, t)
 
 
 # ----------------------------------------------------------------------------- the working set
@@ -577,12 +670,13 @@ def run_task(task: Task) -> np.ndarray:
     draws from its stream depends on its own walkers alone.
     """
     plan, xb = task.plan, task.backend
-    plane = plan.exit != "valley"
-    ws = WorkingSet(task, bridge=plane and plan.bridge)
+    plane, box = plan.exit != "valley", plan.exit == "valley" and plan.box is not None
+    ws = WorkingSet(task, bridge=(plane or box) and plan.bridge)
     drift = PolyDrift(plan, xb) if plan.poly is not None else GradientDrift(plan, xb.xp, ws.cap)
     noise = make_noise(plan, xb, ws.cap, ws.shape)
     regime = noise.reg if isinstance(noise, RegimeNoise) else None
-    exits = PlaneExit(plan, ws, regime) if plane else ValleyExit(plan, ws)
+    exits = (PlaneExit(plan, ws, regime) if plane else BoxExit(plan, ws, regime) if box
+             else ValleyExit(plan, ws))
     draws = NoiseSchedule(xb, ws.cap, ws.shape, ws.bs, plan.dim)
     t = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

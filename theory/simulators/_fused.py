@@ -19,8 +19,11 @@ walker crosses the exit plane (normal to a coordinate axis) or reaches
 a walker exits when its survival product :math:`\prod_j (1 - p_j)`,
 :math:`p_j = \exp(-2 d_j d_{j+1}/v)`, falls below its uniform threshold, the
 law of the NumPy engine's Exp(1) threshold against the hazard
-:math:`-\sum_j \log(1-p_j)`. Landscapes outside this form and
-``exit="valley"`` raise DomainError.
+:math:`-\sum_j \log(1-p_j)`. ``exit="valley"`` where the start's basin is a
+box :math:`l_i < y_i < u_i` (:func:`_escape_box`): the same test for every
+finite face, the product over coordinates and steps, :math:`v` the variance of
+the face's coordinate in the step's regime. Landscapes outside this form, and
+valleys that are not boxes, raise DomainError.
 
 VGD (:func:`vgd_block_moments`): :math:`\theta \leftarrow \theta - \eta\,
 \frac{1}{N_s}\sum_k \Lambda(\theta + \epsilon_k)` in the eigenbasis of the
@@ -325,6 +328,86 @@ def _escape_nd(states, first_walker, n_walkers, bs, A, B, C, E, regime, sigma, s
                     bad[b] = True
 
 
+@njit(inline="always", fastmath={"contract"})
+def _faces(h, qa, qb):
+    """The survival product after a step tested against a coordinate's two faces: h (1 - p_a)(1 - p_b),
+    p = e^q, q = -2 d_n d_{n+1} / v (0 if a face is crossed; a factor with q <= Q_MIN dropped)."""
+    if not (qa < 0.0 and qb < 0.0):  # crossed (or on a face, or not finite)
+        return 0.0
+    if qa > Q_MIN:
+        h *= -math.expm1(qa)
+    if qb > Q_MIN:
+        h *= -math.expm1(qb)
+    return h
+
+
+@njit(inline="always", fastmath={"contract"})
+def _box_walk(x, thr, s0, s1, s2, s3, A, B, C, E, regime, sigma, s_a, s_b, q4, q3, q2, q1, level, lo, hi, bridge,
+              sc_a, sc_b, max_steps):
+    """One walker from ``x`` (updated in place) until it leaves the box lo < x < hi or reaches max_steps.
+
+    Every coordinate's step is tested against both of its faces (the bridge's survival product, or
+    without the bridge the step's end). Returns (exit step or -1, state).
+    """
+    d = x.size
+    h = 1.0  # the survival product (without the bridge: 1 inside, 0 once out)
+    side_a = True
+    for t in range(1, max_steps + 1):
+        if regime:
+            loss = 0.0
+            for i in range(d):
+                xi = x[i]
+                loss += (((q4[i] * xi + q3[i]) * xi + q2[i]) * xi + q1[i]) * xi
+            side_a = loss < level
+        for i in range(d):
+            z, s0, s1, s2, s3 = normal(s0, s1, s2, s3)
+            if regime:
+                z *= s_a[i] if side_a else s_b[i]
+                sc = sc_a[i] if side_a else sc_b[i]
+            else:
+                z *= sigma
+                sc = sc_a[i]
+            xi = x[i]
+            xn = xi * ((A[i] * xi + B[i]) * xi + C[i]) + E[i] + z
+            x[i] = xn
+            if bridge:  # a face at infinity gives q = -inf
+                qa = sc * (xi - lo[i]) * (xn - lo[i])
+                qb = sc * (xi - hi[i]) * (xn - hi[i])
+                if not (qa <= Q_MIN and qb <= Q_MIN):  # rare: a step near a face (or across it)
+                    h = _faces(h, qa, qb)
+            elif not ((xn > lo[i]) & (xn < hi[i])):
+                h = 0.0
+        if h < thr:
+            return t, s0, s1, s2, s3
+    return -1, s0, s1, s2, s3
+
+
+@njit(parallel=True, cache=True)
+def _escape_box(states, first_walker, n_walkers, bs, A, B, C, E, regime, sigma, s_a, s_b, q4, q3, q2, q1, level,
+                lo, hi, bridge, sc_a, sc_b, x0, max_steps, out, bad):
+    """n-D separable walkers leaving the box lo < x < hi (exit="valley"); as :func:`_escape_nd`."""
+    nb = states.shape[0]
+    d = x0.size
+    for b in prange(nb):
+        s0, s1, s2, s3 = states[b, 0], states[b, 1], states[b, 2], states[b, 3]
+        x = np.empty(d)
+        w0 = first_walker + b * bs
+        w1 = min(w0 + bs, n_walkers)
+        for w in range(w0, w1):
+            thr = 1.0
+            if bridge:  # the walker's threshold for the survival product, first from the stream
+                u, s0, s1, s2, s3 = uniform(s0, s1, s2, s3)
+                thr = 1.0 - u
+            for i in range(d):
+                x[i] = x0[i]
+            t_exit, s0, s1, s2, s3 = _box_walk(x, thr, s0, s1, s2, s3, A, B, C, E, regime, sigma, s_a, s_b, q4, q3,
+                                               q2, q1, level, lo, hi, bridge, sc_a, sc_b, max_steps)
+            out[w - first_walker] = t_exit
+            for i in range(d):
+                if not math.isfinite(x[i]):
+                    bad[b] = True
+
+
 def _vec(a, d):
     """A float or per-coordinate vector as a contiguous float64 vector of length d."""
     return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), (d,)))
@@ -332,13 +415,15 @@ def _vec(a, d):
 
 def _escape_args(plan):
     """Check that the plan is the kernels' form; return its parameters as kernel arguments."""
+    if plan.exit == "valley" and plan.box is None:
+        raise DomainError("engine='numba' supports exit='valley' where the start's basin is a box bounded by "
+                          "coordinate planes (a landscape whose gradient is, coordinate by coordinate, a cubic "
+                          "polynomial of that coordinate, e.g. DoubleWell, StyblinskiTang); use engine='numpy' "
+                          "for exit='valley' here")
     if plan.poly is None:
         raise DomainError("engine='numba' needs a landscape whose gradient is, coordinate by coordinate, a cubic "
                           "polynomial of that coordinate (e.g. DoubleWell, StyblinskiTang); use engine='numpy'")
-    if plan.exit == "valley":
-        raise DomainError("engine='numba' supports exit='saddle' and exit='minimum'; use engine='numpy' for "
-                          "exit='valley'")
-    if plan.axis is None:
+    if plan.exit != "valley" and plan.axis is None:
         raise DomainError("engine='numba' needs an exit plane normal to a coordinate axis; use engine='numpy'")
     if plan.noise == "regime" and (not plan.diag or plan.quartic is None):
         raise DomainError("engine='numba' needs a diagonal diffusion matrix; use engine='numpy'")
@@ -350,6 +435,8 @@ def _escape_args(plan):
         q4, q3, q2, q1 = (_vec(a, d) for a in plan.quartic)
     else:
         s_a = s_b = q4 = q3 = q2 = q1 = np.zeros(d)
+    if plan.exit == "valley":
+        return _box_args(plan, A, B, C, E, regime, s_a, s_b, q4, q3, q2, q1)
     sc_a = -2.0 / plan.var[0]
     sc_b = -2.0 / plan.var[1]
     args = dict(d=d, A=A, B=B, C=C, E=E, regime=regime, sigma=float(plan.sigma), s_a=s_a, s_b=s_b, q4=q4, q3=q3,
@@ -359,6 +446,16 @@ def _escape_args(plan):
     if d == 1:
         args.update(regime_split(args))
     return args
+
+
+def _box_args(plan, A, B, C, E, regime, s_a, s_b, q4, q3, q2, q1) -> dict:
+    """The box kernel's arguments: the faces and, per coordinate, -2 / (the step's variance) in each regime."""
+    d = plan.dim
+    with np.errstate(divide="ignore"):  # a coordinate without noise: -inf, no crossing between steps
+        sc_a, sc_b = (-2.0 / _vec(var, d) for var in plan.box_var)
+    return dict(d=d, box=True, A=A, B=B, C=C, E=E, regime=regime, sigma=float(plan.sigma), s_a=s_a, s_b=s_b, q4=q4,
+                q3=q3, q2=q2, q1=q1, level=float(plan.level), lo=_vec(plan.box[0], d), hi=_vec(plan.box[1], d),
+                bridge=bool(plan.bridge), sc_a=sc_a, sc_b=sc_b, x0=_vec(plan.start, d), max_steps=int(plan.max_steps))
 
 
 def regime_split(args) -> dict:
@@ -451,7 +548,11 @@ def _escape_chunk(args, entropy, spawn_key, n_walkers, block0, block1):
     out = np.empty(min(block1 * BLOCK, n_walkers) - w0, dtype=np.int64)
     bad = np.zeros(block1 - block0, dtype=np.bool_)
     a = args
-    if a["d"] == 1:
+    if a.get("box"):
+        _escape_box(states, w0, n_walkers, BLOCK, a["A"], a["B"], a["C"], a["E"], a["regime"], a["sigma"], a["s_a"],
+                    a["s_b"], a["q4"], a["q3"], a["q2"], a["q1"], a["level"], a["lo"], a["hi"], a["bridge"], a["sc_a"],
+                    a["sc_b"], a["x0"], a["max_steps"], out, bad)
+    elif a["d"] == 1:
         _escape_1d(states, w0, n_walkers, BLOCK, a["A"][0], a["B"][0], a["C"][0], a["E"][0], a["mode"],
                    a["s_out"], a["s_in"], a["lo"], a["hi"], a["q4"][0], a["q3"][0], a["q2"][0], a["q1"][0],
                    a["level"], a["sign"], a["offset"], a["band"], a["bridge"], a["sc_out"], a["sc_in"], a["x0"][0],

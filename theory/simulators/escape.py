@@ -24,18 +24,29 @@ exits (``exit=``):
     the projection on the line from the saddle to the next minimum reaches
     that minimum: what Kramers' :math:`\tau` describes;
 ``"valley"``
-    the basin label ``landscape.basin(x)`` differs from the start's.
+    the basin label ``landscape.basin(x)`` differs from the start's. On a
+    separable landscape whose gradient is a cubic of each coordinate (e.g.
+    :class:`~theory.landscapes.StyblinskiTang`, :class:`~theory.landscapes.DoubleWell`)
+    each coordinate flows on its own, and the basin is the box
+    :math:`\prod_i (l_i, u_i)` between the local maxima of the coordinates'
+    losses that enclose the start (:math:`\pm\infty` where there is none),
+    checked against ``landscape.basin``: the walker exits when a coordinate
+    first leaves its interval, each finite face a plane exit of its own. Any
+    other basin is tested with ``landscape.basin`` after each step (NumPy
+    engine only, no bridge: an :math:`O(\sqrt{\Delta t})` bias).
 
-Plane exits are monitored between steps too (``bridge=True``): a step from
-signed distance :math:`d_n` to :math:`d_{n+1}` crosses with the
-Brownian-bridge probability
+Plane exits, and the faces of a box basin, are monitored between steps too
+(``bridge=True``): a step from signed distance :math:`d_n` to :math:`d_{n+1}`
+crosses with the Brownian-bridge probability
 
 .. math:: p = \exp\!\Big(-\frac{2\,d_n d_{n+1}}{2\sigma_e^2\,\Delta t}\Big),
           \qquad \sigma_e^2 = e^\top D(\theta_n)\, e ,
 
-which removes the :math:`O(\sqrt{\Delta t})` bias of watching the path only at
-the step times (Gobet, *Weak approximation of killed diffusion using Euler
-schemes*, Stoch. Proc. Appl. 87, 2000). The remaining :math:`O(\Delta t)`
+(for a box, per face, :math:`e` the face's axis; the walker survives a step with
+probability :math:`\prod_{\rm faces}(1-p_f)`), which removes the
+:math:`O(\sqrt{\Delta t})` bias of watching the path only at the step times
+(Gobet, *Weak approximation of killed diffusion using Euler schemes*, Stoch.
+Proc. Appl. 87, 2000). The remaining :math:`O(\Delta t)`
 Euler bias (:math:`O(\sqrt{\Delta t})` where the piecewise :math:`D` jumps) is
 removed by Richardson extrapolation over two step sizes (:func:`extrapolate_dt`).
 
@@ -59,7 +70,7 @@ from ..backend import get_backend
 from ..errors import DomainError
 from ..rng import blocks, seed_sequence
 from ..stats import Estimate
-from ._escape_common import BAND, EscapePlan, EscapeTimes
+from ._escape_common import BAND, EscapePlan, EscapeTimes, separable_cubic
 from ._escape_numpy import Task, run_task
 
 __all__ = [
@@ -336,35 +347,6 @@ def extrapolate_dt(run_dt: EscapeRun, run_dt_half: EscapeRun, *, order: float = 
 
 # ----------------------------------------------------------------------------- set-up
 
-def _separable_cubic(landscape, points):
-    """Coefficients (c3, c2, c1, c0), each shape (dim,), if grad_i L = c3 x_i^3 + c2 x_i^2 + c1 x_i + c0; else None.
-
-    Fitted on the diagonal and verified against ``landscape.gradient`` at random
-    points (tolerance 1e-9 of the terms' size): a gradient that is not
-    coordinate-wise cubic fails the check and gets the generic path.
-    """
-    d = landscape.dim
-    r = max(1.0, float(np.max(np.abs(points))))
-    ts = np.array([-1.0, -0.5, 0.5, 1.0]) * r
-    try:
-        g = np.asarray(landscape.gradient(ts[:, None] * np.ones(d)), dtype=np.float64)
-        coef = np.linalg.solve(np.vander(ts, 4), g)  # rows c3, c2, c1, c0
-        x = np.random.default_rng(20210407).uniform(-1.5 * r, 1.5 * r, (16, d))
-        gx = np.asarray(landscape.gradient(x), dtype=np.float64)
-    except Exception:  # a landscape that cannot be probed this way takes the generic path
-        return None
-    if g.shape != (4, d) or gx.shape != (16, d):
-        return None
-    c3, c2, c1, c0 = coef
-    size = np.abs(c3) * np.abs(x) ** 3 + np.abs(c2) * x * x + np.abs(c1) * np.abs(x) + np.abs(c0)
-    if not np.all(np.abs(((c3 * x + c2) * x + c1) * x + c0 - gx) <= 1e-9 * (size + 1e-300)):
-        return None
-    # terms at rounding level are exactly zero (e.g. the even terms of a symmetric well)
-    terms = np.abs(coef) * (r ** np.arange(3, -1, -1.0))[:, None]
-    coef[terms <= 1e-12 * terms.max(axis=0)] = 0.0
-    return coef
-
-
 def _sqrt_psd(m):
     """The symmetric square root of a positive semi-definite matrix (negative rounding of eigenvalues clipped)."""
     w, vecs = np.linalg.eigh(m)
@@ -478,6 +460,87 @@ def _exit_geometry(landscape, route, start, exit, dynamics, dt, diffusion) -> di
     return geo
 
 
+def _coordinate_maxima(c):
+    r"""The local maxima of one coordinate's loss, ascending: the simple roots of its gradient
+    :math:`g(x) = c_3x^3 + c_2x^2 + c_1x + c_0` where :math:`g' < 0`; None if a real root is
+    (nearly) double, where the flow's basins are not bounded by maxima alone.
+    """
+    nz = np.flatnonzero(c != 0)
+    if nz.size == 0 or nz[0] == 3:  # a constant gradient: no critical point
+        return np.empty(0)
+    roots = np.roots(c[nz[0]:])
+    roots = np.sort(roots.real[np.abs(roots.imag) <= 1e-9 * (1.0 + np.abs(roots.real))])
+    dc = np.polyder(c)
+    for _ in range(4):  # Newton polish; a vanishing slope keeps the estimate
+        slope = np.polyval(dc, roots)
+        roots = roots - np.divide(np.polyval(c, roots), slope, out=np.zeros_like(roots), where=slope != 0)
+    slope = np.polyval(dc, roots)
+    size = np.abs(3 * c[0] * roots**2) + np.abs(2 * c[1] * roots) + np.abs(c[2])
+    if np.any(np.abs(slope) <= 1e-9 * size) or np.any(np.diff(roots) <= 1e-9 * (1.0 + np.abs(roots[1:]))):
+        return None
+    return roots[slope < 0]
+
+
+def _valley_box(landscape, coef, start, label0):
+    r"""The start's basin as a box :math:`\prod_i (l_i, u_i)`, or None when it is not one.
+
+    On a separable landscape (gradient :math:`\partial_i L = g_i(x_i)`, coefficients ``coef``
+    from :func:`separable_cubic`) each coordinate flows on its own, so the basin of the
+    start's minimum is the product of the intervals between the local maxima of the
+    coordinates' losses that enclose the start (:math:`\pm\infty` where there is none). The box
+    is kept only if ``landscape.basin`` agrees (:func:`_box_is_basin`). Returns ``(lo, hi)``, shape (dim,).
+    """
+    d = start.size
+    lo, hi = np.full(d, -np.inf), np.full(d, np.inf)
+    for i in range(d):
+        m = _coordinate_maxima(np.array([coef[0][i], coef[1][i], coef[2][i], coef[3][i]], dtype=np.float64))
+        if m is None or np.any(np.abs(m - start[i]) <= 1e-9 * (1.0 + np.abs(m))):
+            return None  # a degenerate coordinate, or a start on a boundary
+        below, above = m[m < start[i]], m[m > start[i]]
+        lo[i] = below[-1] if below.size else -np.inf
+        hi[i] = above[0] if above.size else np.inf
+    return (lo, hi) if _box_is_basin(landscape, lo, hi, start, label0) else None
+
+
+def _box_is_basin(landscape, lo, hi, start, label0) -> bool:
+    """Whether ``landscape.basin`` gives ``label0`` just inside each face of the box, far out on its open
+    sides, at its inner corner and at random points inside, and another label just outside each face."""
+    d = start.size
+    fin = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)], start])
+    reach = 10.0 * (1.0 + float(np.max(np.abs(fin))))  # "far out" on an open side
+    eps = 1e-9 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)) + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+    inside, outside = [], []
+    for i in range(d):
+        for face, step in ((lo[i], 1.0), (hi[i], -1.0)):
+            p = start.copy()
+            if np.isfinite(face):
+                p[i] = face + step * eps[i]
+                inside.append(p.copy())
+                p[i] = face - step * eps[i]
+                outside.append(p)
+            else:
+                p[i] = start[i] - step * reach
+                inside.append(p)
+    corner = np.where(np.isfinite(hi), hi - eps, np.where(np.isfinite(lo), lo + eps, start))
+    a, b = np.maximum(lo, start - reach), np.minimum(hi, start + reach)
+    rand = a + (b - a) * np.random.default_rng(20261204).uniform(0.0, 1.0, (32, d))
+    inside = np.vstack([np.array(inside).reshape(-1, d), corner[None], rand])
+    try:
+        lab_in = np.asarray(landscape.basin(inside)).reshape(-1)
+        lab_out = np.asarray(landscape.basin(np.array(outside).reshape(-1, d))).reshape(-1)
+    except Exception:  # a basin that cannot be probed this way: not known to be the box
+        return False
+    return bool(np.all(lab_in == label0) and np.all(lab_out != label0))
+
+
+def _box_variances(dynamics, diffusion, dt, d):
+    r"""Per coordinate, the step's variance :math:`2\Delta t\,D_{ii}` in the two regimes (shape (dim,) each)."""
+    temp, d_a, d_b = diffusion
+    if isinstance(dynamics, Langevin):
+        return (np.full(d, 2 * temp * dt),) * 2
+    return 2 * dt * np.diag(d_a).astype(np.float64), 2 * dt * np.diag(d_b).astype(np.float64)
+
+
 def _folded_poly(coef, dt, scale):
     r"""``(A, B, C, E)`` of the step :math:`y \leftarrow y(Ay^2 + By + C) + E` in units :math:`y = x/s`.
 
@@ -532,7 +595,7 @@ def _build_plan(landscape, dynamics, route, start, exit, bridge, max_steps) -> E
     geo = _exit_geometry(landscape, route, start, exit, dynamics, dt, diffusion)
     pts = np.stack([_cp(route, "minimum"), _cp(route, "saddle")]
                    + ([_cp(route, "next")] if route.next_minimum is not None else []))
-    coef = _separable_cubic(landscape, pts)
+    coef = separable_cubic(landscape, pts)
     scale, plane_sign = 1.0, geo["sign"]
     if coef is not None and exit != "valley":
         scale = math.sqrt(2 * diffusion[0] * dt) if isinstance(dynamics, Langevin) else 1.0
@@ -541,11 +604,15 @@ def _build_plan(landscape, dynamics, route, start, exit, bridge, max_steps) -> E
     poly = None if coef is None else _folded_poly(coef, dt, scale)
     var = geo["var"]
     band = BAND * math.sqrt(max(var)) / abs(scale) if bridge else 0.0
+    box = box_var = None
+    if exit == "valley" and coef is not None:  # valley exits keep scale 1: the box is in physical units
+        box = _valley_box(landscape, coef, start, geo["label0"])
+        box_var = _box_variances(dynamics, diffusion, dt, d) if box is not None else None
     return EscapePlan(
         dim=d, dt=dt, scale=scale, poly=poly, landscape=landscape, exit=exit, normal=geo["normal"],
         axis=geo["axis"], sign=plane_sign, offset=geo["offset_x"] / scale, var=(var[0] / scale**2, var[1] / scale**2),
-        band=band, bridge=bool(bridge), label0=geo["label0"], start=start / scale, max_steps=max_steps,
-        **_noise_plan(landscape, dynamics, route, coef, scale, dt, diffusion))
+        band=band, bridge=bool(bridge), label0=geo["label0"], box=box, box_var=box_var, start=start / scale,
+        max_steps=max_steps, **_noise_plan(landscape, dynamics, route, coef, scale, dt, diffusion))
 
 
 def _numba_times(plan, root, n_walkers, chunk_walkers, executor) -> np.ndarray:
@@ -587,14 +654,19 @@ def simulate_escape(landscape, dynamics, *, route=None, start=None, exit="saddle
         Where every walker starts; default the route's minimum.
     exit : {"saddle", "minimum", "valley"}
         The exit event (module docstring): crossing the saddle's plane, reaching the
-        next minimum, or leaving the start's basin (``landscape.basin``).
+        next minimum, or leaving the start's basin (``landscape.basin``). On a
+        separable polynomial landscape the basin is a box bounded by coordinate
+        planes (one per coordinate's local maximum beside the start), and
+        ``"valley"`` is the first exit through any of its faces, each tested as a
+        plane exit (with the bridge); elsewhere ``basin(x)`` is tested after each step.
     n_walkers : int, default 10000
         Independent walkers (at least 2).
     max_steps : int, default 10**6
         Walkers still inside after this many steps are censored.
     bridge : bool, default True
-        Brownian-bridge test for crossings between steps (plane exits), which
-        removes the :math:`O(\sqrt{\Delta t})` discrete-monitoring bias.
+        Brownian-bridge test for crossings between steps (plane exits and the
+        faces of a box basin), which removes the :math:`O(\sqrt{\Delta t})`
+        discrete-monitoring bias.
     seed : int, SeedSequence or None
         Root of the random streams (None: fresh entropy, recorded in the result).
     backend : {"numpy", "cupy"}, a Backend, or None
@@ -614,8 +686,10 @@ def simulate_escape(landscape, dynamics, *, route=None, start=None, exit="saddle
         ``chunk_walkers`` and ``executor``; different numbers from the NumPy engine,
         the same law). Polynomial landscapes only (e.g.
         :class:`~theory.landscapes.DoubleWell`, :class:`~theory.landscapes.StyblinskiTang`),
-        plane exits normal to a coordinate axis; DomainError otherwise and on a
-        GPU backend. The result's ``backend`` is ``"numba"``.
+        plane exits normal to a coordinate axis and ``exit="valley"`` where the
+        basin is a box (any noise model with a diagonal diffusion matrix);
+        DomainError otherwise (it names ``engine='numpy'``, which runs them) and on
+        a GPU backend. The result's ``backend`` is ``"numba"``.
 
     Returns
     -------

@@ -88,6 +88,11 @@ class WishartSample:
     entropy : int
         Root entropy of the seed, enough to reproduce the sample.
     backend : str
+    forms : ndarray, shape (n_matrices, K) or None
+        ``forms[m, j]`` :math:`= v_j^\top W v_j`, each matrix's quadratic form
+        along spike direction :math:`j`, whose exact mean is :attr:`form_means`:
+        a control variate for the outliers (:func:`theory.stats.control_variate`),
+        strongly correlated with them. None without spikes.
     """
 
     eigenvalues: np.ndarray
@@ -100,6 +105,12 @@ class WishartSample:
     additive_spikes: np.ndarray
     entropy: int
     backend: str
+    forms: np.ndarray | None = None
+
+    @property
+    def form_means(self) -> np.ndarray:
+        r"""Exact :math:`\mathbb E\,v_j^\top W v_j`: :math:`s^2 \ell_j` (multiplicative), :math:`s^2 + \theta_j` (additive)."""
+        return np.concatenate([self.scale * self.spikes, self.scale + self.additive_spikes])
 
     @property
     def ratio(self) -> float:
@@ -258,6 +269,7 @@ def sample_wishart_eigenvalues(n_data, n_params, n_matrices=1, *, scale=1.0, spi
     v_all = xb.asarray(vecs)
     eig = np.empty((m, p))
     ovl = np.empty((m, k, k)) if want_vectors else None
+    forms = np.empty((m, k)) if k else None
     with single_threaded_blas():  # many small eigenproblems: threads only contend
         for c0 in range(0, m, chunk):
             c1 = min(m, c0 + chunk)
@@ -274,6 +286,8 @@ def sample_wishart_eigenvalues(n_data, n_params, n_matrices=1, *, scale=1.0, spi
             w *= s2_w / n
             if theta.size:
                 w += xp.einsum("k,kp,kr->pr", xb.asarray(np.ldexp(theta, -shift)), v_theta, v_theta)[None]
+            if k:
+                forms[c0:c1] = xb.to_numpy(xp.einsum("cpr,kp,kr->ck", w, v_all, v_all))
             lam = xp.linalg.eigvalsh(w)
             if want_vectors:
                 top = _top_eigenvectors(xp, w, lam, k)
@@ -282,7 +296,9 @@ def sample_wishart_eigenvalues(n_data, n_params, n_matrices=1, *, scale=1.0, spi
             if shift:  # exact: a power of 4
                 with np.errstate(over="ignore", under="ignore"):
                     eig[c0:c1] = np.ldexp(eig[c0:c1], shift)
-    return WishartSample(eig, ovl, vecs, n, p, s2, ell, theta, root.entropy, xb.name)
+                    if k:
+                        forms[c0:c1] = np.ldexp(forms[c0:c1], shift)
+    return WishartSample(eig, ovl, vecs, n, p, s2, ell, theta, root.entropy, xb.name, forms)
 
 
 def _top_eigenvectors(xp, w, lam, k, iterations=2):
