@@ -101,9 +101,10 @@ def test_cupy_absence_is_a_clear_import_error():
         pytest.skip("CuPy is installed")
 
 
-def test_importing_the_package_does_not_import_cupy_sympy_or_matplotlib():
-    code = ("import sys, theory, theory.vgd, theory.quadratic, theory.simulators, theory.checks;"
-            "print([m for m in ('cupy', 'sympy', 'matplotlib') if m in sys.modules])")
+def test_importing_the_package_does_not_import_cupy_sympy_matplotlib_or_jax():
+    code = ("import sys, theory, theory.vgd, theory.quadratic, theory.simulators, theory.checks, "
+            "theory.hessian_models, theory.jax_models;"
+            "print([m for m in ('cupy', 'sympy', 'matplotlib', 'jax') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

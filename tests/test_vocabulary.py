@@ -47,7 +47,8 @@ RESERVED = {
         "theory.sam.", "theory.simulators.training.SAM", "theory.simulators.training.GTracer",
         "theory.simulators.SAM", "theory.simulators.GTracer")),
     "batch": ("the example indices of a minibatch, a set (its size is batch_size)", (
-        "theory.hessian_models.", "theory.networks.", "theory.learned.")),
+        "theory.hessian_models.", "theory.networks.", "theory.learned.", "theory.jax_models.",
+        "theory.digits.")),
 }
 
 # Parameters named seed that do not default to 0, with the reason.

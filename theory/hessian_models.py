@@ -120,7 +120,7 @@ from .rng import derive, seed_sequence
 __all__ = ["MinimalLossModel", "LossModel", "LinearLeastSquares", "LogisticRegression", "TwoLayerNetwork",
            "ScalarProduct", "SoftmaxAttention", "gaussian_mixture", "synthetic_regression",
            "synthetic_attention_task", "teacher_network", "train_test_split", "TrainedSpectrum", "trained_spectrum",
-           "HVP_STEP"]
+           "HVP_STEP", "from_jax"]
 
 #: The complex step :math:`h` of :meth:`LossModel.hvp`.
 HVP_STEP = 1e-30
@@ -1154,3 +1154,19 @@ def trained_spectrum(model: MinimalLossModel, theta0=None, *, seed=0, gtol=1e-8,
             gn = np.linalg.eigvalsh(0.5 * (g + g.T))
     return TrainedSpectrum(theta, float(res.fun), float(np.linalg.norm(model.gradient(theta))), eig, gn,
                            bool(res.success), int(res.nit))
+
+
+def from_jax(loss, params, data, *, init=None):
+    r"""A model of the package from a loss written in JAX: see :func:`theory.jax_models.from_jax`.
+
+    ``loss(params, batch)`` is the mean loss over ``batch`` (a tuple of rows of
+    ``data``), ``params`` the start (any pytree), ``data`` a tuple of arrays
+    with the examples along the leading axis. The parameter vector is
+    ``jax.flatten_util.ravel_pytree(params)[0]``; gradients, forward-over-reverse
+    Hessian-vector products and per-example gradients are compiled and return
+    NumPy float64. Needs ``pip install "theory[jax]"`` and
+    ``jax.config.update("jax_enable_x64", True)``.
+    """
+    from .jax_models import from_jax as build
+
+    return build(loss, params, data, init=init)
