@@ -488,3 +488,43 @@ def test_track_must_hold_names(quadratic):
             train(quadratic, GD(), lr=0.1, n_steps=2, theta0=THETA0, track=bad)
     with pytest.raises(DomainError, match="^theta0 must have shape"):
         train(quadratic, GD(), lr=0.1, n_steps=2, theta0=np.zeros(0))
+
+
+class _Counting:
+    """LinearLeastSquares with value_and_gradient, counting the passes of each kind."""
+
+    def __init__(self, fused):
+        from theory.hessian_models import LinearLeastSquares
+        rng = np.random.default_rng(4)
+        self.inner = LinearLeastSquares(rng.normal(size=(30, 4)), rng.normal(size=30))
+        self.n_params, self.n_data, self.calls = 4, 30, {"loss": 0, "gradient": 0, "both": 0}
+        if fused:
+            self.value_and_gradient = self._both
+
+    def loss(self, theta, batch=None):
+        self.calls["loss"] += 1
+        return self.inner.loss(theta, batch)
+
+    def gradient(self, theta, batch=None):
+        self.calls["gradient"] += 1
+        return self.inner.gradient(theta, batch)
+
+    def hvp(self, theta, vec, batch=None):
+        return self.inner.hvp(theta, vec, batch)
+
+    def _both(self, theta, batch=None):
+        self.calls["both"] += 1
+        return self.inner.loss(theta, batch), self.inner.gradient(theta, batch)
+
+
+@pytest.mark.parametrize("opt", [GD(), SAM(0.1), VGD(0.0), SGD(5), VGD(0.1)])
+def test_a_full_batch_step_shares_the_loss_pass_where_the_model_offers_one(opt):
+    plain, fused = _Counting(False), _Counting(True)
+    a = train(plain, opt, lr=0.1, n_steps=12, seed=3, track=("sharpness",))
+    b = train(fused, opt, lr=0.1, n_steps=12, seed=3, track=("sharpness",))
+    np.testing.assert_array_equal(a.loss, b.loss)
+    np.testing.assert_array_equal(a.final_theta, b.final_theta)
+    shares = isinstance(opt, GD | SAM) and not isinstance(opt, SGD) or (isinstance(opt, VGD) and opt.sigma == 0)
+    # one pass per step for the gradient at theta when shared; the loss of the last step alone
+    assert fused.calls["both"] == (12 if shares else 0)
+    assert fused.calls["gradient"] == plain.calls["gradient"] - (12 if shares else 0)

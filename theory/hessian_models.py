@@ -218,6 +218,9 @@ class LossModel:
     ``with_data(x, y)``
         The same architecture on other data (a held-out loss); needed for
         ``test_data``.
+    ``value_and_gradient(theta)``
+        The full-batch loss and gradient from one pass; :func:`train` then
+        spends one pass per full-batch step rather than two.
 
     This base class provides the whole protocol, and ``fisher``,
     ``gradient_covariance``, ``hvp_operator``, ``loss_on``, from private,

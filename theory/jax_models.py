@@ -171,6 +171,7 @@ class JaxModel:
             return one(take(data, idx))
 
         self._k_loss = jax.jit(loss_at)
+        self._k_value_grad = jax.jit(jax.value_and_grad(loss_at))
         self._k_grad = jax.jit(grad_at)
         self._k_hvp = jax.jit(hvp_at)
         self._k_rows = jax.jit(rows_grad)
@@ -236,6 +237,11 @@ class JaxModel:
     def gradient(self, theta, batch=None) -> np.ndarray:
         r""":math:`\nabla L_B(\theta)`, shape (P,), by reverse mode."""
         return self._host(self._k_grad(self._theta(theta), self.data, self._batch(batch)))
+
+    def value_and_gradient(self, theta, batch=None):
+        r"""``(loss, gradient)`` of the batch from one reverse pass (:func:`jax.value_and_grad`)."""
+        value, g = self._k_value_grad(self._theta(theta), self.data, self._batch(batch))
+        return float(value), self._host(g)
 
     def hvp(self, theta, vec, batch=None) -> np.ndarray:
         r"""Exact :math:`\nabla^2 L_B(\theta)\,v`, shape (P,): forward-over-reverse, without forming the Hessian."""

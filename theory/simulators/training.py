@@ -92,6 +92,22 @@ def _hvp(model, theta, vec):
     return _models.hvp(model, theta, vec)
 
 
+def _loss_and_gradient_at(model, theta, fused: bool):
+    """The full-batch loss at theta and, where the model computes both in one pass
+    (``value_and_gradient``) and the step needs it, the gradient there too (else None)."""
+    if fused:
+        loss, g = model.value_and_gradient(theta)
+        return float(loss), np.asarray(g, dtype=np.float64)
+    return model.loss(theta), None
+
+
+def _gradient_reusing(model, batch, theta, g):
+    """The step's gradient function, returning ``g`` (a copy) when asked at ``theta`` itself."""
+    if g is None or batch is not None:
+        return lambda x: _gradient(model, x, batch)
+    return lambda x: g.copy() if x is theta else _gradient(model, x, batch)
+
+
 def _dense_hessian(model, theta):
     h = _models.dense_hessian(model, theta)
     return 0.5 * (h + h.T)
@@ -116,6 +132,11 @@ class Optimizer:
 
     def _init(self, theta, ctx) -> dict:
         return {}
+
+    def _first_gradient_at_theta(self) -> bool:
+        """Whether a full-batch step starts with the gradient at theta itself (it can share the loss's pass)."""
+        return self.batch_size is None and not isinstance(self, VGD | IVON) or (
+            isinstance(self, VGD) and self.sigma == 0 and self.batch_size is None)
 
     def _step(self, theta, state, grad, ctx, t):
         raise NotImplementedError
@@ -644,7 +665,9 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
         ``per_sample_gradients`` (else ``trace_ratio`` is skipped with a
         :class:`~theory.TheoryWarning`, a TypeError when asked for by ``track``,
         and :class:`GTracer` raises TypeError), ``with_data(x, y)`` (needed for
-        ``test_data``), ``test_loss(theta)``.
+        ``test_data``), ``test_loss(theta)``, ``value_and_gradient(theta)``
+        (the full-batch loss and gradient in one pass: a full-batch step that
+        starts at :math:`\theta` shares the pass that records the loss).
     optimizer : GD, SGD, VGD, IVON, SAM or GTracer
     lr : float
         Learning rate :math:`\eta > 0`.
@@ -729,9 +752,14 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
     bar = Progress(20, enabled=progress)
     start = time.perf_counter()
     # small dense problems: threaded BLAS only spin-waits (see theory.backend.single_threaded_blas)
+    fused = hasattr(model, "value_and_gradient") and optimizer._first_gradient_at_theta()
     with np.errstate(over="ignore", invalid="ignore"), single_threaded_blas():
         for t in range(n_steps + 1):
-            if not np.all(np.abs(theta) < _BLOWUP) or not np.isfinite(loss_t := model.loss(theta)):
+            if not np.all(np.abs(theta) < _BLOWUP):
+                diverged_at = t
+                break
+            loss_t, g_t = _loss_and_gradient_at(model, theta, fused and t < n_steps)
+            if not np.isfinite(loss_t):
                 diverged_at = t
                 break
             loss[t] = loss_t
@@ -741,7 +769,7 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
             if t == n_steps:
                 break
             batch = batches(t)
-            theta = optimizer._step(theta, state, lambda x, b=batch: _gradient(model, x, b), ctx, t)
+            theta = optimizer._step(theta, state, _gradient_reusing(model, batch, theta, g_t), ctx, t)
             if progress and (t + 1) * 20 // max(n_steps, 1) > bar.done:
                 bar.step(f"step {t + 1}/{n_steps}")
                 bar.advance()
