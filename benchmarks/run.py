@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import best_time  # noqa: E402
 
-SUITES = ["bench_kramers", "bench_escape", "bench_fused", "bench_spectra", "bench_sweep", "bench_jax"]
+SUITES = ["bench_kramers", "bench_escape", "bench_fused", "bench_spectra", "bench_sweep", "bench_jax", "bench_curvature"]
 
 
 def ulps(got, exact) -> float:

@@ -24,6 +24,15 @@ settings.register_profile("default", derandomize=True)
 settings.register_profile("explore", max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# JAX models need JAX's 64-bit mode, switched on once before any array is made, as a user's program
+# does; on for the whole session, so no test's outcome depends on which test module imported JAX first
+try:
+    import jax
+except ImportError:  # pragma: no cover - the jax extra is part of the test extra
+    jax = None
+else:
+    jax.config.update("jax_enable_x64", True)
+
 
 def pytest_terminal_summary(terminalreporter):
     """Report how many calls the API-wide property test (tests/test_api.py) made in this run."""

@@ -382,6 +382,8 @@ def valid(name, qual, ctx):
         return vec(d)
     if name in ("hessian", "H", "G"):
         return symmat(d)
+    if name == "hvp" and qual.startswith("theory.curvature"):  # a dense symmetric matrix is also accepted
+        return symmat(d)
     if name in ("precond",):
         return posvec(d)
     if name in ("censored",):

@@ -229,3 +229,29 @@ def test_the_multipath_checks_stored_kramers_error_is_current():
     from theory.checks.escape import SIM, multipath_exact_time
     exact, kramers_value = multipath_exact_time()
     assert SIM["multipath"]["exact_over_kramers"] == pytest.approx(exact / kramers_value, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_the_numbers_quoted_in_the_digits_gd_edge_docstring_are_current():
+    # the 2% band is argued from the oscillation, the trough and the slow run it quotes: recompute them
+    import re
+
+    from theory.checks import dynamics
+
+    doc = " ".join(dynamics.__doc__.split())
+    doc = doc[doc.index("(``dynamics.digits_gd_edge``)"):doc.index("(``dynamics.vgd_plateau``)")]
+    low, high = (float(x) for x in re.search(r"between (-[\d.]+)% and \+([\d.]+)% of the edge", doc).groups())
+    below = float(re.search(r"still (\d+)% below", doc).group(1))
+    start = float(re.search(r"seeded start \(([\d.]+), above", doc).group(1))
+    trough = tuple(float(x) for x in re.search(r"to ([\d.]+)-([\d.]+) at both", doc).groups())
+    band = dynamics.DIGITS["band"]
+    runs = dynamics.digits_runs()
+    halves = [np.asarray(r.sharpness) * r.lr / 2 for r in runs]
+    h = np.concatenate([s[s.size // 2:] for s in halves])
+    assert (round(100 * (h.min() - 1), 2), round(100 * (h.max() - 1), 2)) == (low, high)
+    assert max(abs(low), high) <= 100 * band / 2  # the band at least twice the oscillation
+    assert {round(float(r.sharpness[0]), 1) for r in runs} == {start} and start > 2 / max(dynamics.DIGITS["lrs"])
+    troughs = [dynamics._trough(r.sharpness) for r in runs]
+    assert (round(min(troughs), 1), round(max(troughs), 1)) == trough
+    (slow,) = dynamics.digits_runs(lrs=(0.05,), track_every=dynamics.DIGITS["n_steps"])
+    assert round(100 * (1 - slow.sharpness[-1] * 0.05 / 2)) == below and below > 100 * band

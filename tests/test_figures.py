@@ -141,11 +141,19 @@ def science_noise_covariance(d):
     _agree(checks)
 
 
+def science_digits_edge(d):
+    # GD on the digits network never settles above its edge: the second half's median is at most 2/lr
+    # plus the band of dynamics.digits_gd_edge (2%); a short quick run may still be rising below it
+    for run in d["runs"]:
+        s = np.asarray(run["sharpness"])
+        assert np.median(s[s.size // 2:]) <= 1.02 * run["edge"], f"lr={run['lr']}: above the edge"
+
+
 SCIENCE = {"escape.kramers_accuracy": science_kramers_accuracy, "escape.arrhenius": science_arrhenius,
            "escape.sgd_trends": science_sgd_trends, "escape.sgld_trends": science_sgld_trends,
            "escape.learned_landscape": science_learned_landscape, "stability.loss_change": science_loss_change,
            "stability.loss_trajectory": science_loss_trajectory,
-           "spectra.noise_covariance": science_noise_covariance}
+           "spectra.noise_covariance": science_noise_covariance, "dynamics.digits_edge": science_digits_edge}
 
 
 def caption_learned_landscape(d):
@@ -156,8 +164,15 @@ def caption_learned_landscape(d):
         assert z > z_star, f"{p['key']}: slope {p['fit'].slope:.3g} not above C = H's {p['predicted_hessian']:.3g}"
 
 
+def caption_digits_edge(d):
+    # "then hovers at 2/lr": the full run's second-half median within the check's 2% band
+    for run in d["runs"]:
+        s = np.asarray(run["sharpness"])
+        assert abs(np.median(s[s.size // 2:]) - run["edge"]) <= 0.02 * run["edge"], f"lr={run['lr']}"
+
+
 # Claims of a stored figure's caption that its quick data is too small to support.
-CAPTION = {"escape.learned_landscape": caption_learned_landscape}
+CAPTION = {"escape.learned_landscape": caption_learned_landscape, "dynamics.digits_edge": caption_digits_edge}
 
 
 # -- registry ---------------------------------------------------------------------------------------------------

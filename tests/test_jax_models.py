@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-jax = pytest.importorskip("jax")
-jax.config.update("jax_enable_x64", True)
+jax = pytest.importorskip("jax")  # its 64-bit mode is on for the session (conftest.py)
 jnp = jax.numpy
 
 from theory import DomainError  # noqa: E402

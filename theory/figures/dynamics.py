@@ -15,6 +15,11 @@ in the docs can be reproduced.
   :math:`\eta` against the iteration, each with its edge :math:`2/\eta` (dashed):
   progressive sharpening, then hovering at :math:`2/\eta` where that is reached;
   beside it the training loss (not monotone at the edge).
+- ``dynamics.digits_edge``: the same on real data, GD on the 64-32-10 tanh
+  network of :func:`theory.digits.digits_network` (JAX, :math:`P = 2410`, the
+  first 1000 digits, half the squared error summed over the ten outputs) at two
+  :math:`\eta` (``DIGITS_EDGE``): the sharpness falls in the first steps, rises
+  and then stays at :math:`2/\eta`; beside it the loss, not monotone at the edge.
 - ``dynamics.vgd_sharpness``: VGD at several :math:`\sigma`, fixed :math:`\eta`:
   sharpness and the trajectory's own VF threshold :math:`(2/\eta)\,\mathrm{VF}(z_t)`
   (a running median of ``Trajectory.threshold``); then the plateau sharpness (the
@@ -53,6 +58,7 @@ from __future__ import annotations
 import matplotlib.ticker as mticker
 import numpy as np
 
+from .. import digits
 from .. import hessian_models as hm
 from .. import sam
 from ..rng import derive
@@ -72,6 +78,11 @@ NETWORK = {"n_data": 80, "n_features": 7, "teacher_hidden": 4, "noise": 0.1, "te
 
 GD_EOS = {"lrs": (0.1, 0.3, 0.6, 1.0), "n_steps": 4000, "track_every": 10,
           "quick": {"n_steps": 1200, "track_every": 20}}
+
+# digits_edge: the network of theory.digits.digits_network (start seed `net_seed`), GD at lrs; the loss kept every
+# loss_every steps (its spikes at the edge last tens of steps, and the stored data stays small)
+DIGITS_EDGE = {"n_data": 1000, "hidden": 32, "loss": "mse", "net_seed": 0, "lrs": (0.085, 0.095), "n_steps": 8000,
+               "track_every": 100, "loss_every": 5, "quick": {"n_steps": 600, "track_every": 50, "loss_every": 1}}
 
 # vgd_sharpness: sigmas of panel (b) (panel (a) shows `shown`, seed 0), seeds per sigma
 VGD_RUNS = {"lr": 0.6, "sigmas": (0.001, 0.003, 0.01, 0.02, 0.03, 0.05), "shown": (0.003, 0.01, 0.03),
@@ -185,6 +196,43 @@ def gd_edge_of_stability(data):
         a.legend(loc="upper right", ncols=2, columnspacing=1.0)
         _loss_panel(b, runs, COLORS, [rf"$\eta = {lr:g}$" for lr in data["lrs"]])
         b.legend(loc="lower left")
+    return fig
+
+
+def digits_edge_data(quick: bool = False, seed=0) -> dict:
+    r"""GD at two :math:`\eta` on the digits network: sharpness (Lanczos) and loss against the iteration."""
+    p = sizes(DIGITS_EDGE, quick)
+    with digits.x64_mode():  # JAX's 64-bit mode for these runs only
+        net = digits.digits_network(p["n_data"], p["hidden"], p["loss"], seed=p["net_seed"])
+        runs = [tr.train(net, tr.GD(), lr=lr, n_steps=p["n_steps"], theta0=net.start, seed=seed,
+                         track_every=p["track_every"], track=("sharpness",), top_k=1) for lr in p["lrs"]]
+    keep = slice(None, None, p["loss_every"])
+    return {"lrs": p["lrs"], "n_steps": p["n_steps"], "n_data": p["n_data"], "hidden": p["hidden"],
+            "n_params": int(net.n_params),
+            "runs": [{**_series(r, "tracked_steps", "sharpness"), "steps": r.steps[keep], "loss": r.loss[keep]}
+                     for r in runs]}
+
+
+@figure("dynamics.digits_edge",
+        title="GD on a 64-32-10 tanh network on real digits: sharpness rises to 2/lr and stays there; the loss",
+        compute=digits_edge_data, params=lambda quick: sizes(DIGITS_EDGE, quick), stored=True)
+def digits_edge(data):
+    runs = data["runs"]
+    net = rf"64-{data['hidden']}-10 tanh network on {data['n_data']} digits ($P = {data['n_params']}$)"
+    with style():
+        fig, (a, b) = panel_pair(rf"GD on a {net}: sharpness rises to $2/\eta$ and stays there")
+        for run, color in zip(runs, COLORS):
+            a.plot(run["tracked_steps"], run["sharpness"], color=color,
+                   label=rf"$\eta = {run['lr']:g}$: $2/\eta = {run['edge']:.4g}$")
+            _edge(a, run["edge"], color)
+        _proxy(a, r"edge of stability $2/\eta$")
+        top = max(max(r["edge"] for r in runs), max(float(np.max(r["sharpness"])) for r in runs))
+        a.set(xlim=(0, data["n_steps"]), ylim=(0.75 * min(float(np.min(r["sharpness"])) for r in runs), 1.08 * top),
+              xlabel="iteration $t$", ylabel=r"sharpness $\lambda_{\max}(\nabla^2 L)$",
+              title=r"sharpness and $2/\eta$ (dashed)")
+        a.legend(loc="lower right")
+        _loss_panel(b, runs, COLORS, [rf"$\eta = {lr:g}$" for lr in data["lrs"]])
+        b.legend(loc="upper right")
     return fig
 
 
