@@ -161,3 +161,15 @@ def test_float32_mode_is_refused_with_the_way_to_enable_float64():
             from_jax(_least_squares, {"w": np.zeros(5)}, (X, Y))
     finally:
         jax.config.update("jax_enable_x64", True)
+
+
+def test_tracking_above_600_parameters_is_warm_started_lanczos_on_the_hvps():
+    from theory.digits import digits_network
+    model = digits_network(n_data=200, hidden=8)  # P = 610: the Hessian is not formed
+    run = train(model, GD(), lr=0.05, n_steps=40, track_every=10, track=("sharpness",), top_k=3,
+                theta0=model.start)
+    assert model.n_params > 600 and run.lanczos_hvps.shape == (5,)
+    # warm starts from the previous tracked step's eigenvectors spend fewer HVPs than the cold first step
+    assert np.all(run.lanczos_hvps[1:] < run.lanczos_hvps[0])
+    dense = np.linalg.eigvalsh(model.hessian(run.final_theta))[::-1][:3]
+    _close(run.top_eigenvalues[-1], dense, rel=1e-10)

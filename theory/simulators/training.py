@@ -54,11 +54,11 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import linalg as splinalg
 
 from .. import _models
 from .. import _validate as v
 from .. import sharpness as _sharp
+from ..curvature import top_eigenpairs
 from .._progress import Progress
 from ..backend import get_backend, single_threaded_blas
 from ..errors import DomainError, TheoryWarning
@@ -70,8 +70,10 @@ __all__ = ["train", "Trajectory", "GD", "SGD", "VGD", "IVON", "SAM", "GTracer", 
 
 TRACKABLE = ("sharpness", "threshold", "adaptive_sharpness", "count_above", "effective_number", "trace_ratio",
              "test_loss")
-# Dense eigh of the Hessian up to this many parameters; Lanczos on model.hvp above.
+# Dense eigh of the Hessian up to this many parameters; Lanczos on model.hvp above, to this relative residual
+# (the eigenvalue's error is about its square over the gap: rounding level)
 _DENSE_MAX = 600
+_LANCZOS_TOL = 1e-10
 # Damping of the diagonal Fisher in Tr(G^{-1}H) for optimizers without a metric of their own.
 _FISHER_DAMPING = 1e-8
 # Hutchinson probes for Tr(G^{-1}H) when the Hessian is not formed.
@@ -498,7 +500,11 @@ class Trajectory:
     - ``trace_ratio``: :math:`\mathrm{Tr}(G^{-1}H)`, G-TRACER's metric, else the
       diagonal Fisher damped by 1e-8 (Hutchinson with 64 probes when the
       Hessian is not formed);
-    - ``test_loss``: the held-out loss on ``test_data`` (or the model's own ``test_loss``).
+    - ``test_loss``: the held-out loss on ``test_data`` (or the model's own ``test_loss``);
+    - ``lanczos_hvps``: above 600 parameters, the Hessian-vector products each
+      tracked step's Lanczos spent (:func:`theory.curvature.top_eigenpairs`,
+      warm-started from the previous tracked step's eigenvectors); None when
+      the Hessian is formed.
     """
 
     optimizer: Optimizer
@@ -519,6 +525,7 @@ class Trajectory:
     trace_ratio: np.ndarray | None = None
     test_loss: np.ndarray | None = None
     diverged_at: int | None = None
+    lanczos_hvps: np.ndarray | None = None
     seconds: float = 0.0
     entropy: int = field(default=0, repr=False)
 
@@ -536,18 +543,17 @@ class Trajectory:
         return self.diverged_at is not None
 
 
-def _spectrum(model, theta, k, seed):
-    """(eigenvalues, descending: all when dense, else the top k; top eigenvector; dense H or None)."""
+def _spectrum(model, theta, k, seed, warm=None):
+    """(eigenvalues, descending: all when dense, else the top k; top eigenvector; dense H or None; the Lanczos
+    result or None). Above _DENSE_MAX parameters: Lanczos on the HVPs, warm-started from ``warm``."""
     p = theta.size
     if p <= _DENSE_MAX:
         h = _dense_hessian(model, theta)
         lam, vec = np.linalg.eigh(h)
-        return lam[::-1], vec[:, -1], h
-    op = splinalg.LinearOperator((p, p), matvec=lambda x: _hvp(model, theta, np.ravel(x)), dtype=np.float64)
-    v0 = np.random.Generator(np.random.PCG64(seed)).standard_normal(p)
-    lam, vec = splinalg.eigsh(op, k=min(k, p - 1), which="LA", v0=v0)
-    order = np.argsort(-lam)
-    return lam[order], vec[:, order[0]], None
+        return lam[::-1], vec[:, -1], h, None
+    res = top_eigenpairs(lambda x: _hvp(model, theta, x), k=min(k, p - 1), n=p, tol=_LANCZOS_TOL, start=warm,
+                         seed=seed)
+    return res.values, res.vectors[:, 0], None, res
 
 
 def _trace_ratio(model, theta, metric, h, seed):
@@ -564,6 +570,7 @@ class _Tracker:
         self.test_loss = test_loss
         self.rows = {name: [] for name in names}
         self.theta = []
+        self.warm, self.hvps = None, []  # the last tracked step's Lanczos result: the next one starts from it
 
     def record(self, ctx, theta, state, t):
         model, names = ctx.model, self.names
@@ -574,7 +581,10 @@ class _Tracker:
             "trace_ratio" in names and theta.size <= _DENSE_MAX)
         lam = u = h = None
         if need_spec:
-            lam, u, h = _spectrum(model, theta, self.k, seed)
+            lam, u, h, res = _spectrum(model, theta, self.k, seed, self.warm)
+            if res is not None:
+                self.warm = res
+                self.hvps.append(res.n_hvps)
         if "sharpness" in names:
             top = np.full(self.k, np.nan)
             top[:min(self.k, lam.size)] = lam[:self.k]
@@ -606,14 +616,13 @@ class _Tracker:
             if h is not None:
                 u = np.linalg.eigh(d[:, None] * h * d[None, :])[1][:, -1]
             else:
-                op = splinalg.LinearOperator((theta.size,) * 2, dtype=np.float64,
-                                             matvec=lambda x: d * _hvp(model, theta, d * np.ravel(x)))
-                u = splinalg.eigsh(op, k=1, which="LA", v0=np.ones(theta.size))[1][:, 0]
+                u = top_eigenpairs(lambda x: d * _hvp(model, theta, d * x), k=1, n=theta.size, tol=_LANCZOS_TOL,
+                                   seed=0).vectors[:, 0]
             grad = d * grad
         return float(vgd_threshold(lr_eff, sigma, float(u @ grad) ** 2, n_samples))
 
     def arrays(self):
-        out = {}
+        out = {"hvps": np.asarray(self.hvps, dtype=np.int64)} if self.hvps else {}
         for name, rows in self.rows.items():
             if rows:
                 out[name] = np.asarray(rows, dtype=np.int64 if name == "count_above" else np.float64)
@@ -785,7 +794,8 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
         adaptive_sharpness=rows.get("adaptive_sharpness"), adaptive_edge=adaptive_edge,
         count_above=rows.get("count_above"), level=level if "count_above" in names else None,
         effective_number=rows.get("effective_number"), alpha=alpha, trace_ratio=rows.get("trace_ratio"),
-        test_loss=rows.get("test_loss"), diverged_at=diverged_at, seconds=time.perf_counter() - start,
+        test_loss=rows.get("test_loss"), diverged_at=diverged_at, lanczos_hvps=rows.get("hvps"),
+        seconds=time.perf_counter() - start,
         entropy=root.entropy)
 
 
