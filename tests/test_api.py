@@ -74,6 +74,8 @@ SKIP_MODULES = {
 }
 SKIP = {
     "theory.datasets.load_dataset": "file I/O of a bundled data set",
+    "theory.digits.digits_network": "file I/O of a bundled data set and a JAX compilation (seconds on a first call); "
+                                    "its refusals are in tests/test_digits.py",
     "theory.learned.MLPLandscape.from_dataset": "file I/O of a bundled data set",
     "theory.rng.seed_sequence": "the seed converter: every simulator's seed argument goes through it",
     "theory.sam.locate_threshold": "takes a user-supplied map and bracket; covered in tests/test_sam.py",

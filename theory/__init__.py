@@ -17,7 +17,8 @@ checks (:mod:`theory.checks`) and ``theory figures`` draws the plots
 (:mod:`theory.figures`). Vocabulary: ``lr`` the learning rate η, ``sigma`` a
 perturbation's standard deviation, ``n_samples`` the number of perturbations per
 step, ``n_data`` the number of examples, ``seed`` (default 0) an int or a
-``numpy.random.SeedSequence``. Bad input raises :class:`DomainError` (a
+``numpy.random.SeedSequence``. :func:`theory.diagnose` tells where a model
+and a step size stand against every theory at once. Bad input raises :class:`DomainError` (a
 ``ValueError``) naming the parameter.
 """
 
@@ -25,4 +26,13 @@ from .errors import AsymptoticWarning, DomainError, TheoryWarning
 
 __version__ = "0.2.0"
 
-__all__ = ["DomainError", "TheoryWarning", "AsymptoticWarning", "__version__"]
+__all__ = ["DomainError", "TheoryWarning", "AsymptoticWarning", "diagnose", "__version__"]
+
+
+def __getattr__(name):
+    # theory.diagnose is imported on first use, so that importing the package stays light
+    if name == "diagnose":
+        from .diagnosis import diagnose
+
+        return diagnose
+    raise AttributeError(f"module 'theory' has no attribute {name!r}")

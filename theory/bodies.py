@@ -106,7 +106,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "simulators": ("theory.simulators", "theory.simulators.*"),
     "registries": ("theory.checks", "theory.checks.*", "theory.figures", "theory.figures.*",
                    "theory.learned", "theory.experiments"),
-    "front": ("theory", "theory.__main__", "theory.cli", "theory.bodies"),
+    "front": ("theory", "theory.__main__", "theory.cli", "theory.bodies", "theory.diagnosis"),
 }
 
 
