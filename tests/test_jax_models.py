@@ -173,3 +173,15 @@ def test_tracking_above_600_parameters_is_warm_started_lanczos_on_the_hvps():
     assert np.all(run.lanczos_hvps[1:] < run.lanczos_hvps[0])
     dense = np.linalg.eigvalsh(model.hessian(run.final_theta))[::-1][:3]
     _close(run.top_eigenvalues[-1], dense, rel=1e-10)
+
+
+def test_the_effective_number_above_600_parameters_is_a_quadrature_with_its_error():
+    from theory.digits import digits_network
+    from theory.sharpness import effective_number
+    from theory.stats import z_critical
+    model = digits_network(n_data=200, hidden=8)
+    run = train(model, GD(), lr=0.05, n_steps=10, track_every=10, track=("effective_number",), alpha=0.5,
+                theta0=model.start)
+    exact = [effective_number(np.linalg.eigvalsh(model.hessian(th)), 0.5, negative="clip") for th in run.theta]
+    z = (run.effective_number - exact) / run.effective_number_stderr
+    assert np.all(np.abs(z) < z_critical(1e-4, z.size)), z

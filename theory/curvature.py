@@ -503,19 +503,26 @@ class SpectralQuadrature:
         est = self.expect(f)
         return Estimate(est.value * self.n, est.stderr * self.n, est.n)
 
-    def effective_number(self, alpha) -> Estimate:
+    def effective_number(self, alpha, *, negative: str = "raise") -> Estimate:
         r"""Estimate of :math:`N_{\rm eff}(\alpha) = \sum_i \lambda_i/(\lambda_i+\alpha)`
         (:func:`theory.sharpness.effective_number` from the quadrature), :math:`\alpha \ge 0`.
 
-        Every node must satisfy :math:`\theta + \alpha > 0` (the term is singular at
-        :math:`\theta = -\alpha`). The Gauss rule integrates the smooth function
-        :math:`\lambda/(\lambda+\alpha)` with an error that falls geometrically
-        with ``n_steps`` (faster for larger :math:`\alpha`).
+        ``negative="raise"``: every node must satisfy :math:`\theta + \alpha > 0`
+        (the term is singular at :math:`\theta = -\alpha`); the Gauss rule
+        integrates the smooth :math:`\lambda/(\lambda+\alpha)` with an error that
+        falls geometrically with ``n_steps``. ``negative="clip"``: negative
+        nodes count as 0, as :func:`theory.sharpness.effective_number` clips
+        negative eigenvalues (away from a minimum); the integrand then has a
+        kink at 0, and the rule's error falls only algebraically there.
         """
         a = float(v.nonnegative(v.scalar(alpha, "alpha"), "alpha", allow_inf=False))
+        negative = v.choice(negative, "negative", ("raise", "clip"))
+        if negative == "clip":
+            return self._scaled(lambda x: np.maximum(x, 0.0) / (np.maximum(x, 0.0) + a) if a > 0
+                                else (x > 0).astype(float))
         if np.any(self.nodes + a <= 0):
             raise DomainError(f"alpha must exceed -(smallest node) = {-float(self.nodes.min())!r} so that "
-                              f"lambda + alpha > 0 at every node; got {a!r}")
+                              f"lambda + alpha > 0 at every node, or negative='clip'; got {a!r}")
         return self._scaled(lambda x: x / (x + a))
 
     def count_above(self, level, width: float = 0.0) -> Estimate:

@@ -58,7 +58,7 @@ import numpy as np
 from .. import _models
 from .. import _validate as v
 from .. import sharpness as _sharp
-from ..curvature import top_eigenpairs
+from ..curvature import spectral_density, top_eigenpairs
 from .._progress import Progress
 from ..backend import get_backend, single_threaded_blas
 from ..errors import DomainError, TheoryWarning
@@ -74,6 +74,8 @@ TRACKABLE = ("sharpness", "threshold", "adaptive_sharpness", "count_above", "eff
 # (the eigenvalue's error is about its square over the gap: rounding level)
 _DENSE_MAX = 600
 _LANCZOS_TOL = 1e-10
+# N_eff above _DENSE_MAX: stochastic Lanczos quadrature with these probes and steps
+_SLQ_PROBES, _SLQ_STEPS = 10, 80
 # Damping of the diagonal Fisher in Tr(G^{-1}H) for optimizers without a metric of their own.
 _FISHER_DAMPING = 1e-8
 # Hutchinson probes for Tr(G^{-1}H) when the Hessian is not formed.
@@ -496,7 +498,10 @@ class Trajectory:
     - ``count_above``: eigenvalues above ``level`` (default :math:`2/\eta`; with
       Lanczos only the top_k computed are counted);
     - ``effective_number``: :math:`N_{\rm eff}(\alpha)` of the dense spectrum
-      (needs ``alpha``; negative eigenvalues clipped to 0; NaN above 600 parameters);
+      (needs ``alpha``; negative eigenvalues clipped to 0); above 600
+      parameters an estimate by stochastic Lanczos quadrature on the HVPs (10
+      probes, 80 steps; :func:`theory.curvature.spectral_density`), with its
+      standard error in ``effective_number_stderr``;
     - ``trace_ratio``: :math:`\mathrm{Tr}(G^{-1}H)`, G-TRACER's metric, else the
       diagonal Fisher damped by 1e-8 (Hutchinson with 64 probes when the
       Hessian is not formed);
@@ -522,6 +527,7 @@ class Trajectory:
     level: float | None = None
     effective_number: np.ndarray | None = None
     alpha: float | None = None
+    effective_number_stderr: np.ndarray | None = None
     trace_ratio: np.ndarray | None = None
     test_loss: np.ndarray | None = None
     diverged_at: int | None = None
@@ -591,9 +597,14 @@ class _Tracker:
             self.rows["sharpness"].append(top)
         if "count_above" in names:
             self.rows["count_above"].append(_sharp.count_above(lam, self.level))
-        if "effective_number" in names:  # needs the whole spectrum
-            self.rows["effective_number"].append(
-                np.nan if h is None else _sharp.effective_number(lam, self.alpha, negative="clip"))
+        if "effective_number" in names:  # the whole spectrum, or its quadrature from HVPs above _DENSE_MAX
+            if h is not None:
+                self.rows["effective_number"].append(_sharp.effective_number(lam, self.alpha, negative="clip"))
+            else:
+                est = spectral_density(lambda x: _hvp(model, theta, x), n=theta.size, n_probes=_SLQ_PROBES,
+                                       n_steps=min(_SLQ_STEPS, theta.size), seed=seed).effective_number(self.alpha, negative="clip")
+                self.rows["effective_number"].append(float(est.value))
+                self.rows.setdefault("effective_number_stderr", []).append(float(est.stderr))
         if "adaptive_sharpness" in names and "precond" in geo:
             op = h if h is not None else (lambda x: _hvp(model, theta, x))
             self.rows["adaptive_sharpness"].append(
@@ -793,7 +804,8 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
         theta=thetas, final_theta=theta, top_eigenvalues=rows.get("sharpness"), threshold=rows.get("threshold"),
         adaptive_sharpness=rows.get("adaptive_sharpness"), adaptive_edge=adaptive_edge,
         count_above=rows.get("count_above"), level=level if "count_above" in names else None,
-        effective_number=rows.get("effective_number"), alpha=alpha, trace_ratio=rows.get("trace_ratio"),
+        effective_number=rows.get("effective_number"), alpha=alpha,
+        effective_number_stderr=rows.get("effective_number_stderr"), trace_ratio=rows.get("trace_ratio"),
         test_loss=rows.get("test_loss"), diverged_at=diverged_at, lanczos_hvps=rows.get("hvps"),
         seconds=time.perf_counter() - start,
         entropy=root.entropy)
