@@ -10,7 +10,13 @@ user would, not taken from the package. Rows, each a ratio in one run:
   directly (the price of NumPy in and out, and of validation);
 - ``train(GD)`` against a hand-written loop of a jitted GD step that also
   records the loss every step (``jax.value_and_grad``), with no other tracking
-  on either side (the goal: at most 1.3x).
+  on either side (the goal: at most 1.3x);
+- the HVPs per tracked step of the top eigenvalue along a GD trajectory:
+  Lanczos warm-started from the previous tracked step (what ``train`` does),
+  Lanczos from a random start, and power iteration (PyHessian's method) from
+  the previous eigenvector, each to the same accuracy (Lanczos to a relative
+  residual of 1e-10, about 1e-15 in the eigenvalue; power iteration until its
+  eigenvalue is as close to Lanczos's as 1e-10 relative).
 
     python benchmarks/bench_jax.py [--quick]
 """
@@ -45,8 +51,9 @@ def _digits_problem(n_data=1000, hidden=32):
     return loss, params, (jnp.asarray(x), jnp.asarray(y))
 
 
-def _hand_loop(loss, params, data, lr, n_steps):
-    """The baseline: a jitted GD step on the flat vector in a Python loop, recording the loss each step.
+def _hand_loop(loss, params, lr):
+    """The baseline: ``run(data, n_steps)``, a jitted GD step on the flat vector in a Python loop, recording the
+    loss each step (compiled once, on the first call).
 
     The flat form (``ravel_pytree`` outside, ``unravel`` inside the step) ran
     faster here than the same step on the pytree, so it is the baseline.
@@ -54,18 +61,21 @@ def _hand_loop(loss, params, data, lr, n_steps):
     import jax
     import jax.flatten_util
 
-    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    flat0, unravel = jax.flatten_util.ravel_pytree(params)
 
     @jax.jit
     def step(theta, batch):  # the data as an argument, not a closure constant
         value, g = jax.value_and_grad(lambda t: loss(unravel(t), batch))(theta)
         return theta - lr * g, value
 
-    losses = []
-    for _ in range(n_steps):
-        flat, value = step(flat, data)
-        losses.append(value)
-    return jax.block_until_ready(flat), float(losses[-1])
+    def run(data, n_steps):
+        flat, losses = flat0, []
+        for _ in range(n_steps):
+            flat, value = step(flat, data)
+            losses.append(value)
+        return jax.block_until_ready(flat), float(losses[-1])
+
+    return run
 
 
 def rows(quick: bool):
@@ -86,15 +96,42 @@ def rows(quick: bool):
     jax.block_until_ready(raw(params, data))
     t_raw = best_time(lambda: [jax.block_until_ready(raw(params, data)) for _ in range(reps)]) / reps
     n_steps, lr = (200, 0.05) if quick else (1000, 0.05)
-    _hand_loop(loss, params, data, lr, 5)  # compile outside the timing
+    loop = _hand_loop(loss, params, lr)
+    loop(data, 5)  # compile outside the timing
     train(model, GD(), lr=lr, n_steps=5, track=(), track_every=10**9)
     start = time.perf_counter()
-    _hand_loop(loss, params, data, lr, n_steps)
+    loop(data, n_steps)
     t_loop = time.perf_counter() - start
     start = time.perf_counter()
     train(model, GD(), lr=lr, n_steps=n_steps, track=(), track_every=10**9)
     t_train = time.perf_counter() - start
     setting = f"digits 64-32-10 tanh MLP, MSE, N=1000, P={model.n_params}"
+    return _rows_timing(t_hvp, t_grad, t_raw, t_train, t_loop, n_steps, setting) + _rows_tracking(model, quick, setting)
+
+
+def _rows_tracking(model, quick, setting):
+    from theory.curvature import power_iteration, top_eigenpairs
+    from theory.simulators import GD, train
+
+    n_steps, every = (200, 40) if quick else (1000, 50)
+    run = train(model, GD(), lr=0.085, n_steps=n_steps, theta0=model.start, track_every=every, track=("sharpness",))
+    cold, power, prev = [], [], None
+    for theta, lam in zip(run.theta, run.sharpness):
+        op = model.hvp_operator(theta)
+        cold.append(top_eigenpairs(op, n=model.n_params, tol=1e-10, seed=1).n_hvps)
+        # power iteration from the previous eigenvector, run until it is as accurate as Lanczos
+        res = power_iteration(op, n=model.n_params, tol=1e-13, max_hvps=5000, start=prev)
+        power.append(res.n_hvps if abs(res.values[0] - lam) <= 1e-10 * lam else np.nan)
+        prev = top_eigenpairs(op, n=model.n_params, tol=1e-10, seed=1).vectors
+    warm = np.asarray(run.lanczos_hvps[1:], dtype=float)
+    return [(f"top eigenvalue along GD (lr=0.085, {len(warm)} tracked steps), {setting}",
+             f"warm Lanczos {np.mean(warm):.1f} HVPs/step", f"cold Lanczos {np.mean(cold[1:]):.1f}",
+             f"{np.mean(cold[1:]) / np.mean(warm):.2f}x fewer",
+             f"power iteration from the previous vector {np.nanmean(power[1:]):.1f} HVPs/step "
+             f"({np.nanmean(power[1:]) / np.mean(warm):.2f}x warm Lanczos) to the same eigenvalue")]
+
+
+def _rows_timing(t_hvp, t_grad, t_raw, t_train, t_loop, n_steps, setting):
     return [
         (f"JAX adapter hvp vs gradient, {setting}", f"{t_hvp * 1e3:.3g} ms/HVP", f"gradient {t_grad * 1e3:.3g} ms",
          f"{t_hvp / t_grad:.2f}x", "forward-over-reverse (jax.jvp of jax.grad); goal <= 3x"),
