@@ -185,3 +185,25 @@ def test_the_effective_number_above_600_parameters_is_a_quadrature_with_its_erro
     exact = [effective_number(np.linalg.eigvalsh(model.hessian(th)), 0.5, negative="clip") for th in run.theta]
     z = (run.effective_number - exact) / run.effective_number_stderr
     assert np.all(np.abs(z) < z_critical(1e-4, z.size)), z
+
+
+def test_a_held_out_metric_is_tracked_and_compared_across_optimizers():
+    from theory.digits import accuracy, digits_network, held_out
+    from theory.simulators import flatness_comparison
+    model = digits_network(n_data=300, hidden=8)
+    x, onehot, labels = held_out(300)
+    acc = accuracy(model, x, labels)
+    # against the plain forward pass in NumPy
+    p = model.params_of(model.start)
+    (w1, b1), (w2, b2) = [(np.asarray(a), np.asarray(b)) for a, b in p]
+    out = np.tanh(x @ w1 + b1) @ w2 + b2
+    assert acc(model.start) == np.mean(np.argmax(out, axis=1) == labels)
+    rows = flatness_comparison(model, {"GD": GD(), "SAM": SAM(0.05)}, lr=0.1, n_steps=20, seeds=2,
+                               test_data=(x, onehot), test_metric=acc, theta0=lambda s: model.initial(s))
+    for r in rows:
+        est = r.estimate("test_metric")
+        assert 0 <= float(est.value) <= 1 and est.n == 2
+    with pytest.raises(TypeError, match="test_metric"):
+        train(model, GD(), lr=0.1, n_steps=1, test_metric=3.0)
+    with pytest.raises(ValueError, match="n_data"):
+        held_out(1797)

@@ -42,7 +42,7 @@ from .errors import DomainError
 from .jax_models import JaxModel, from_jax
 from .rng import seed_sequence
 
-__all__ = ["DIGITS_LOSSES", "N_CLASSES", "digits_network", "x64_mode"]
+__all__ = ["DIGITS_LOSSES", "N_CLASSES", "digits_network", "held_out", "accuracy", "x64_mode"]
 
 #: the losses :func:`digits_network` offers
 DIGITS_LOSSES = ("mse", "cross_entropy")
@@ -133,6 +133,46 @@ def digits_network(n_data: int = 1000, hidden: int = 32, loss: str = "mse", seed
     init = _initializer(jax, x.shape[1], hidden)
     # without 64-bit mode the start is float32 and from_jax refuses, naming jax_enable_x64
     return from_jax(_losses(jax)[loss], init(jax.random.key(key)), (x, onehot), init=init)
+
+
+def held_out(n_data: int = 1000):
+    """The images a :func:`digits_network` of ``n_data`` images did not train on: ``(x, onehot, labels)``.
+
+    The last ``1797 - n_data`` images in scikit-learn's order, pixels in
+    :math:`[0, 1]`; ``(x, onehot)`` is the ``test_data`` of :func:`theory.simulators.train`.
+    """
+    n_data = v.as_int(n_data, "n_data", 1)
+    if n_data >= _N_IMAGES:
+        raise DomainError(f"n_data must be an integer in [1, {_N_IMAGES - 1}] (some images must be left out); "
+                          f"got {n_data}")
+    x, labels, _ = load_dataset("digits")
+    x, labels = x[n_data:], labels[n_data:]
+    return x, np.eye(N_CLASSES)[labels], labels
+
+
+def accuracy(model: JaxModel, x, labels):
+    r"""``theta -> `` the fraction of images in ``x`` whose largest output :math:`f_k(x_i)` is the label.
+
+    For a :func:`digits_network` ``model`` (the forward pass of the module
+    docstring, on ``model.params_of(theta)``); pass it as ``train(...,
+    test_metric=accuracy(model, x, labels))``.
+    """
+    import jax.numpy as jnp
+
+    if not isinstance(model, JaxModel):
+        raise TypeError(f"model must be a digits_network (a JaxModel); got {type(model).__name__}")
+    x = v.finite(x, "x")
+    labels = np.asarray(labels)
+    if x.ndim != 2 or x.shape[1] != 64 or labels.shape != (x.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
+        raise DomainError(f"x must have shape (n, 64) and labels shape (n,) of integers; got {x.shape} and "
+                          f"{labels.shape} of {labels.dtype}")
+    xj = jnp.asarray(x)
+
+    def metric(theta) -> float:
+        out = _forward(jnp, model.params_of(theta), xj)
+        return float(np.mean(np.argmax(np.asarray(out), axis=1) == labels))
+
+    return metric
 
 
 @contextmanager

@@ -69,7 +69,7 @@ __all__ = ["train", "Trajectory", "GD", "SGD", "VGD", "IVON", "SAM", "GTracer", 
            "Flatness", "FLATNESS_MEASURES"]
 
 TRACKABLE = ("sharpness", "threshold", "adaptive_sharpness", "count_above", "effective_number", "trace_ratio",
-             "test_loss")
+             "test_loss", "test_metric")
 # Dense eigh of the Hessian up to this many parameters; Lanczos on model.hvp above, to this relative residual
 # (the eigenvalue's error is about its square over the gap: rounding level)
 _DENSE_MAX = 600
@@ -506,6 +506,7 @@ class Trajectory:
       diagonal Fisher damped by 1e-8 (Hutchinson with 64 probes when the
       Hessian is not formed);
     - ``test_loss``: the held-out loss on ``test_data`` (or the model's own ``test_loss``);
+    - ``test_metric``: ``test_metric(theta)`` (e.g. a held-out accuracy), with ``test_metric`` given;
     - ``lanczos_hvps``: above 600 parameters, the Hessian-vector products each
       tracked step's Lanczos spent (:func:`theory.curvature.top_eigenpairs`,
       warm-started from the previous tracked step's eigenvectors); None when
@@ -530,6 +531,7 @@ class Trajectory:
     effective_number_stderr: np.ndarray | None = None
     trace_ratio: np.ndarray | None = None
     test_loss: np.ndarray | None = None
+    test_metric: np.ndarray | None = None
     diverged_at: int | None = None
     lanczos_hvps: np.ndarray | None = None
     seconds: float = 0.0
@@ -571,9 +573,9 @@ def _trace_ratio(model, theta, metric, h, seed):
 
 
 class _Tracker:
-    def __init__(self, names, opt, top_k, level, alpha, test_loss):
+    def __init__(self, names, opt, top_k, level, alpha, test_loss, test_metric=None):
         self.names, self.opt, self.k, self.level, self.alpha = names, opt, top_k, level, alpha
-        self.test_loss = test_loss
+        self.test_loss, self.test_metric = test_loss, test_metric
         self.rows = {name: [] for name in names}
         self.theta = []
         self.warm, self.hvps = None, []  # the last tracked step's Lanczos result: the next one starts from it
@@ -618,6 +620,8 @@ class _Tracker:
             self.rows["trace_ratio"].append(_trace_ratio(model, theta, metric, h, seed))
         if "test_loss" in names:
             self.rows["test_loss"].append(float(self.test_loss(theta)))
+        if "test_metric" in names:
+            self.rows["test_metric"].append(float(self.test_metric(theta)))
 
     def _vf(self, model, theta, noise, lam, u, h):
         lr_eff, sigma, n_samples, precond = noise
@@ -640,13 +644,14 @@ class _Tracker:
         return out, np.asarray(self.theta)
 
 
-def _tracked_names(model, optimizer, track, alpha, has_test_loss) -> set:
+def _tracked_names(model, optimizer, track, alpha, has_test_loss, has_metric=False) -> set:
     """The names of :data:`TRACKABLE` that ``train`` records: ``track`` (default all) that apply."""
     # Tr(G^{-1}H) needs a metric: the optimizer's own (G-TRACER) or the model's diagonal Fisher
     fisher = isinstance(optimizer, GTracer) or _models.has_fisher(model)
     applicable = {"sharpness", "count_above"} | ({"trace_ratio"} if fisher else set())
     applicable |= {"effective_number"} if alpha is not None else set()
     applicable |= {"test_loss"} if has_test_loss else set()
+    applicable |= {"test_metric"} if has_metric else set()
     applicable |= {"threshold"} if isinstance(optimizer, (VGD, IVON)) else set()
     applicable |= {"adaptive_sharpness"} if isinstance(optimizer, IVON) else set()
     if track is None:
@@ -671,7 +676,7 @@ _NO_FISHER = ("model {} has neither fisher_diagonal nor per_sample_gradients: tr
 
 
 def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=None, track=None, top_k=1,
-          level=None, alpha=None, test_data=None, backend=None, progress=False) -> Trajectory:
+          level=None, alpha=None, test_data=None, test_metric=None, backend=None, progress=False) -> Trajectory:
     r"""Train ``model`` with ``optimizer`` for ``n_steps`` steps of learning rate :math:`\eta` = ``lr``.
 
     Parameters
@@ -712,6 +717,9 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
         :math:`\alpha` of :math:`N_{\rm eff}(\alpha)`.
     test_data : (x, y), optional
         Held-out examples; ``test_loss`` is ``model.with_data(x, y).loss`` at tracked steps.
+    test_metric : callable, optional
+        ``test_metric(theta) -> float`` recorded at tracked steps as
+        ``test_metric`` (e.g. a held-out accuracy: :func:`theory.digits.accuracy`).
     backend : {"numpy", "cupy"} or None
         Array backend of the random draws (perturbations and batch indices).
     progress : bool
@@ -761,12 +769,14 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
         if not hasattr(model, "with_data"):
             raise _models.missing_method(model, "with_data", "test_data")
         test_loss = model.with_data(*test_data).loss
-    names = _tracked_names(model, optimizer, track, alpha, test_loss is not None)
+    if test_metric is not None and not callable(test_metric):
+        raise TypeError(f"test_metric must be a callable test_metric(theta) -> float; got {type(test_metric).__name__}")
+    names = _tracked_names(model, optimizer, track, alpha, test_loss is not None, test_metric is not None)
 
     ctx = _Context(model, lr, root, xb)
     batches = _Batches(optimizer, _n_data(model), root, xb)
     state = optimizer._init(theta, ctx)
-    tracker = _Tracker(names, optimizer, top_k, level, alpha, test_loss)
+    tracker = _Tracker(names, optimizer, top_k, level, alpha, test_loss, test_metric)
     loss = np.full(n_steps + 1, np.nan)
     tracked, diverged_at = [], None
     bar = Progress(20, enabled=progress)
@@ -806,7 +816,7 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
         count_above=rows.get("count_above"), level=level if "count_above" in names else None,
         effective_number=rows.get("effective_number"), alpha=alpha,
         effective_number_stderr=rows.get("effective_number_stderr"), trace_ratio=rows.get("trace_ratio"),
-        test_loss=rows.get("test_loss"), diverged_at=diverged_at, lanczos_hvps=rows.get("hvps"),
+        test_loss=rows.get("test_loss"), test_metric=rows.get("test_metric"), diverged_at=diverged_at, lanczos_hvps=rows.get("hvps"),
         seconds=time.perf_counter() - start,
         entropy=root.entropy)
 
@@ -814,7 +824,8 @@ def train(model, optimizer, *, lr, n_steps, theta0=None, seed=0, track_every=Non
 # ---------------------------------------------------------------- comparing the minima optimizers reach
 
 # The measures of flatness_comparison, in table order; "train_loss" is Trajectory.loss at the last step.
-FLATNESS_MEASURES = ("sharpness", "count_above", "effective_number", "trace_ratio", "train_loss", "test_loss")
+FLATNESS_MEASURES = ("sharpness", "count_above", "effective_number", "trace_ratio", "train_loss", "test_loss",
+                     "test_metric")
 
 
 @dataclass(frozen=True)
@@ -867,7 +878,7 @@ class Flatness:
 
 
 def flatness_comparison(model, optimizers: dict, *, lr, n_steps, seed=0, level=None, alpha=None, test_data=None,
-                        seeds=1, theta0=None, backend=None) -> list[Flatness]:
+                        test_metric=None, seeds=1, theta0=None, backend=None) -> list[Flatness]:
     r"""Train each optimizer from the same start and compare the flatness of the points they reach.
 
     For each of ``seeds`` runs ``s``, every optimizer is trained by :func:`train`
@@ -885,7 +896,7 @@ def flatness_comparison(model, optimizers: dict, *, lr, n_steps, seed=0, level=N
     model : LossModel
     optimizers : dict of name -> Optimizer
         The rows, in order.
-    lr, n_steps, alpha, test_data, backend
+    lr, n_steps, alpha, test_data, test_metric, backend
         As in :func:`train` (one ``lr`` for all).
     seed : int or SeedSequence
     level : float, optional
@@ -909,6 +920,7 @@ def flatness_comparison(model, optimizers: dict, *, lr, n_steps, seed=0, level=N
     seeds = v.as_int(seeds, "seeds", 1)
     level = 1.0 / lr if level is None else v.scalar(level, "level")
     track = ("sharpness", "count_above", "trace_ratio", "test_loss") + (() if alpha is None else ("effective_number",))
+    track += () if test_metric is None else ("test_metric",)
     if not _models.has_fisher(model):
         warnings.warn(_NO_FISHER.format(type(model).__name__), TheoryWarning, stacklevel=2)
         track = tuple(m for m in track if m != "trace_ratio")
@@ -919,5 +931,5 @@ def flatness_comparison(model, optimizers: dict, *, lr, n_steps, seed=0, level=N
         for name, opt in optimizers.items():
             runs[name].append(train(model, opt, lr=lr, n_steps=n_steps, theta0=start, seed=run_seed,
                                     track_every=max(n_steps, 1), track=track, level=level, alpha=alpha,
-                                    test_data=test_data, backend=backend))
+                                    test_data=test_data, test_metric=test_metric, backend=backend))
     return [Flatness(name, optimizers[name], tuple(trs), level, alpha) for name, trs in runs.items()]
