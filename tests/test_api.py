@@ -122,6 +122,8 @@ DOCUMENTED_NAN = {
     "theory.simulators.empirical_cdf": ({"stderr"}, "the spread across matrices is undefined for one matrix"),
     "theory.simulators.empirical_spectral_density": ({"stderr", "lower", "upper"},
                                                      "the spread across matrices is undefined for one matrix"),
+    "theory.simulators.train": ({"loss"}, "a diverged run's loss is NaN after diverged_at: the steps were not taken"),
+    "theory.simulators.training.train": ({"loss"}, "a diverged run's loss is NaN after diverged_at"),
     "theory.stats.weighted_line": ({"p_value", "curvature", "curvature_se"},
                                    "no degrees of freedom left: p_value with 2 points, the curvature with < 4"),
 }
