@@ -34,6 +34,25 @@ over the second half of the run, and each row states its allowance and why:
   along the top direction, so the sharpness keeps rising) and GD's band top
   :math:`1.05\cdot 2/\eta`; and decreasing in :math:`\sigma`, a
   statistical comparison across independent seeds.
+- VGD on real data (``dynamics.digits_vgd``): VGD on the digits network of
+  ``dynamics.digits_gd_edge`` at GD's edge step size :math:`\eta = 0.085`
+  (:data:`DIGITS_VGD`), plateau at least the VF threshold of its own
+  trajectory and at most GD's band top :math:`1.05\cdot 2/\eta`, falling with
+  :math:`\sigma`. Over the second half of 4000 steps: the median sharpness against the
+  median threshold is 16.1 against 13.7 at :math:`\sigma = 0.01`, 10.4 against
+  7.77 at 0.02, 3.52 against 3.25 at 0.05 and 3.56 against 3.33 at 0.05 with
+  :math:`N_s = 4`, all below :math:`2/\eta = 23.5`.
+  The closest plateau sits 6.9% above its threshold, so a VF threshold
+  too high by more than that fails a row; the check declares 12%. The
+  decrease rows take as standard error the spread (standard deviation) of the
+  two second halves, more than a median's error. IVON at :math:`\beta_1 = 0`
+  with :math:`\lambda = 10^6` (weight noise about 0.001) reaches its edge
+  :math:`2/\eta`: over the second half its preconditioned sharpness
+  has median 23.39 and maximum 23.81 against 23.53; the row bounds the maximum by the edge plus
+  2% (the GD band on this network), so an edge too low by more than
+  0.8% fails it; the check declares 5%. With :math:`\lambda = 10^4`
+  (weight noise 0.01) the noise holds IVON below its edge, as it does VGD:
+  median 16.18 against 23.53. ``tests/test_digits_dynamics.py`` recomputes these numbers.
 - IVON (``dynamics.ivon_adaptive``): the preconditioned sharpness at most the
   adaptive edge :math:`(2 + 2\beta_1)/((1-\beta_1)\,\eta)` (Cohen et al.
   2022), 5% allowance as for GD; with :math:`\beta_1 = 0` that edge is
@@ -51,6 +70,7 @@ import numpy as np
 from .. import digits, ivon, quadratic, sam
 from ..backend import single_threaded_blas
 from ..hessian_models import teacher_network
+from ..rng import derive
 from ..simulators.training import GD, IVON, VGD, train
 from ..stats import Moments
 from .core import Comparison, register
@@ -63,6 +83,9 @@ NETWORK = {"n_data": 60, "n_features": 5, "n_hidden": 16, "target_scale": 3.0, "
 # the digits network (theory.digits.digits_network) and its GD runs: Lanczos top eigenvalue every track_every steps
 DIGITS = {"n_data": 1000, "hidden": 32, "loss": "mse", "seed": 0, "lrs": (0.085, 0.095), "n_steps": 8000,
           "track_every": 100, "band": 0.02}
+# VGD and IVON on the same network at GD's edge step size: (sigma, n_samples) per VGD run; IVON at beta1 = 0
+DIGITS_VGD = {"lr": 0.085, "vgd": ((0.01, 1), (0.02, 1), (0.05, 1), (0.05, 4)), "n_steps": 4000, "track_every": 50,
+              "ivon": {"ess": 1e6, "beta1": 0.0, "allowance": 0.02}}
 CONFIG = {
     "gd": {"lrs": (0.6, 0.8), "n_steps": 4000, "band": 0.05},
     "vgd": {"lr": 0.6, "sigmas": (0.01, 0.03), "n_steps": 4000, "seeds": 6},
@@ -142,6 +165,62 @@ def digits_gd_edge(ctx):
                                note="progressive sharpening starts below the edge"))
         rows.append(Comparison(f"lr={lr:g}: plateau (median, 2nd half)", edge, _plateau(run.sharpness),
                                allowance=c["band"] * edge, kind="band", note="band 2% of 2/lr"))
+    return rows
+
+
+def digits_vgd_runs(seed=0, vgd=DIGITS_VGD["vgd"], ivon_ess=DIGITS_VGD["ivon"]["ess"]):
+    """VGD at each (sigma, n_samples) of :data:`DIGITS_VGD` and IVON on the digits network, from its seeded start.
+
+    Returns ``(vgd_runs, ivon_run)``; run ``k`` of VGD draws its noise from
+    ``derive(seed, "digits_vgd", k)``, IVON from ``derive(seed, "digits_ivon")``.
+    Inside :func:`theory.digits.x64_mode`, as :func:`digits_runs`.
+    """
+    c, d = DIGITS_VGD, DIGITS
+    kw = dict(lr=c["lr"], n_steps=c["n_steps"], track_every=c["track_every"], top_k=1)
+    with digits.x64_mode():
+        model = digits.digits_network(d["n_data"], d["hidden"], d["loss"], seed=d["seed"])
+        runs = [train(model, VGD(sigma, n), theta0=model.start, seed=derive(seed, "digits_vgd", k),
+                      track=("sharpness", "threshold"), **kw) for k, (sigma, n) in enumerate(vgd)]
+        ivon_run = None if ivon_ess is None else train(
+            model, IVON(ess=ivon_ess, beta1=c["ivon"]["beta1"]), theta0=model.start, seed=derive(seed, "digits_ivon"),
+            track=("adaptive_sharpness",), **kw)
+    return runs, ivon_run
+
+
+def _second_half(values):
+    values = np.asarray(values).ravel()
+    return values[values.size // 2:]
+
+
+@register("dynamics.digits_vgd", title="VGD and IVON on a 64-32-10 tanh network on 1000 digits: VGD settles between "
+          "its VF threshold and 2/lr, lower for larger sigma; IVON at most its edge",
+          formula="theory.vgd.vgd_threshold on the trajectory's gradients; theory.ivon.adaptive_threshold",
+          simulator="training.train(VGD, IVON) on digits_network (JAX, P = 2410)", quick=False, source=SOURCE,
+          tests=("theory.vgd.vgd_threshold", "theory.ivon.adaptive_threshold"), mutation=(0.12, -0.05))
+def digits_vgd(ctx):
+    c = DIGITS_VGD
+    edge = 2.0 / c["lr"]
+    runs, ivon_run = digits_vgd_runs(ctx.child("digits_vgd"))
+    rows, halves = [], []
+    for (sigma, n), run in zip(c["vgd"], runs):
+        s, t = _plateau(run.sharpness), _plateau(run.threshold)
+        halves.append(_second_half(run.sharpness))
+        label = f"sigma={sigma:g}, N_s={n}"
+        rows.append(Comparison(f"{label}: plateau >= VF threshold", t, s, kind="at_least", note="medians, 2nd half"))
+        rows.append(Comparison(f"{label}: plateau <= GD band top", edge, s, allowance=CONFIG["gd"]["band"] * edge,
+                               kind="at_most"))
+    # the plateau falls as sigma grows (N_s = 1 runs): the spread of the second halves as a generous error
+    single = [i for i, (_, n) in enumerate(c["vgd"]) if n == 1]
+    for i, j in zip(single, single[1:]):
+        diff = float(np.median(halves[i]) - np.median(halves[j]))
+        spread = float(np.hypot(np.std(halves[i], ddof=1), np.std(halves[j], ddof=1)))
+        predicted = _plateau(runs[i].threshold) - _plateau(runs[j].threshold)
+        rows.append(Comparison(f"plateau(sigma={c['vgd'][i][0]:g}) - plateau(sigma={c['vgd'][j][0]:g})", predicted,
+                               diff, spread, kind="positive", note=f"threshold difference {predicted:.3g}"))
+    ivon_edge = float(ivon.adaptive_threshold(c["lr"], c["ivon"]["beta1"]))
+    peak = float(np.max(_second_half(ivon_run.adaptive_sharpness)))
+    rows.append(Comparison(f"IVON ess={c['ivon']['ess']:g}: max preconditioned sharpness, 2nd half", ivon_edge, peak,
+                           allowance=c["ivon"]["allowance"] * ivon_edge, kind="at_most", note="allowance 2%"))
     return rows
 
 

@@ -20,6 +20,12 @@ in the docs can be reproduced.
   first 1000 digits, half the squared error summed over the ten outputs) at two
   :math:`\eta` (``DIGITS_EDGE``): the sharpness falls in the first steps, rises
   and then stays at :math:`2/\eta`; beside it the loss, not monotone at the edge.
+- ``dynamics.digits_vgd``: VGD (:math:`N_s = 1`) at several :math:`\sigma` on the
+  same digits network at GD's edge step size (``DIGITS_VGD``): (a) sharpness
+  against the iteration, GD's and each VGD run's, with each run's VF threshold
+  :math:`(2/\eta)\,\mathrm{VF}(z_t)` (running median, dashed) and :math:`2/\eta`;
+  (b) the plateau (median over the second half) against :math:`\sigma` over the
+  same statistic of the threshold.
 - ``dynamics.vgd_sharpness``: VGD at several :math:`\sigma`, fixed :math:`\eta`:
   sharpness and the trajectory's own VF threshold :math:`(2/\eta)\,\mathrm{VF}(z_t)`
   (a running median of ``Trajectory.threshold``); then the plateau sharpness (the
@@ -83,6 +89,10 @@ GD_EOS = {"lrs": (0.1, 0.3, 0.6, 1.0), "n_steps": 4000, "track_every": 10,
 # loss_every steps (its spikes at the edge last tens of steps, and the stored data stays small)
 DIGITS_EDGE = {"n_data": 1000, "hidden": 32, "loss": "mse", "net_seed": 0, "lrs": (0.085, 0.095), "n_steps": 8000,
                "track_every": 100, "loss_every": 5, "quick": {"n_steps": 600, "track_every": 50, "loss_every": 1}}
+
+# digits_vgd: GD and VGD (N_s = 1) at sigmas on the digits_edge network at lr; running-median window of the threshold
+DIGITS_VGD = {"n_data": 1000, "hidden": 32, "loss": "mse", "net_seed": 0, "lr": 0.085, "sigmas": (0.01, 0.02, 0.05),
+              "n_steps": 4000, "track_every": 50, "window": 9, "quick": {"n_steps": 600, "window": 3}}
 
 # vgd_sharpness: sigmas of panel (b) (panel (a) shows `shown`, seed 0), seeds per sigma
 VGD_RUNS = {"lr": 0.6, "sigmas": (0.001, 0.003, 0.01, 0.02, 0.03, 0.05), "shown": (0.003, 0.01, 0.03),
@@ -233,6 +243,54 @@ def digits_edge(data):
         a.legend(loc="lower right")
         _loss_panel(b, runs, COLORS, [rf"$\eta = {lr:g}$" for lr in data["lrs"]])
         b.legend(loc="upper right")
+    return fig
+
+
+def digits_vgd_data(quick: bool = False, seed=0) -> dict:
+    r"""GD and VGD at each :math:`\sigma` on the digits network: sharpness and VF threshold against the iteration."""
+    p = sizes(DIGITS_VGD, quick)
+    kw = dict(lr=p["lr"], n_steps=p["n_steps"], track_every=p["track_every"], top_k=1)
+    with digits.x64_mode():  # JAX's 64-bit mode for these runs only
+        net = digits.digits_network(p["n_data"], p["hidden"], p["loss"], seed=p["net_seed"])
+        gd = tr.train(net, tr.GD(), theta0=net.start, seed=seed, track=("sharpness",), **kw)
+        runs = [tr.train(net, tr.VGD(s), theta0=net.start, seed=derive(seed, "dynamics.digits_vgd", i),
+                         track=("sharpness", "threshold"), **kw) for i, s in enumerate(p["sigmas"])]
+    return {"lr": p["lr"], "sigmas": np.asarray(p["sigmas"]), "n_steps": p["n_steps"], "window": p["window"],
+            "n_data": p["n_data"], "hidden": p["hidden"], "n_params": int(net.n_params),
+            "gd": _series(gd, "tracked_steps", "sharpness"),
+            "runs": [_series(r, "tracked_steps", "sharpness", "threshold") for r in runs],
+            "plateau": np.array([_second_half(r, r.sharpness) for r in runs]),
+            "predicted": np.array([_second_half(r, r.threshold) for r in runs])}
+
+
+@figure("dynamics.digits_vgd",
+        title="VGD on a 64-32-10 tanh network on real digits: sharpness settles below 2/lr, above its VF threshold",
+        compute=digits_vgd_data, params=lambda quick: sizes(DIGITS_VGD, quick))
+def digits_vgd(data):
+    lr, sigmas, w = data["lr"], data["sigmas"], data["window"]
+    net = rf"64-{data['hidden']}-10 tanh network on {data['n_data']} digits ($P = {data['n_params']}$)"
+    with style():
+        fig, (a, b) = panel_pair(rf"VGD ($N_s = 1$) on a {net}, $\eta = {lr:g}$ ($2/\eta = {2 / lr:.3g}$)")
+        a.plot(data["gd"]["tracked_steps"], data["gd"]["sharpness"], color="0.5", lw=1.1, label=r"GD ($\sigma = 0$)")
+        for run, sigma, color in zip(data["runs"], sigmas, COLORS):
+            a.plot(run["tracked_steps"], run["sharpness"], color=color, lw=1.1, label=rf"$\sigma = {sigma:g}$")
+            a.plot(run["tracked_steps"], _running_median(run["threshold"], w), color=color, ls="--", lw=1.0)
+        _edge(a, 2 / lr, "k", lw=0.9, ls=":")
+        _proxy(a, r"VF threshold $(2/\eta)\,\mathrm{VF}(z_t)$ (running median)", lw=1.0)
+        _proxy(a, r"$2/\eta$", ls=":", color="k", lw=0.9)
+        # headroom above 2/lr for the legend: GD's sharpness hovers at the edge
+        a.set(xlim=(0, data["n_steps"]), ylim=(0, 2 / lr * 1.6), xlabel="iteration $t$",
+              ylabel=r"sharpness $\lambda_{\max}(\nabla^2 L)$", title="sharpness and VF threshold")
+        a.legend(loc="upper right", ncols=3, columnspacing=0.8, fontsize="x-small")
+        b.plot(sigmas, data["predicted"], color=COLORS[0], marker=".", label=r"VF threshold (median, 2nd half)")
+        b.plot(sigmas, data["plateau"], color=COLORS[1], marker="o", ls="none", markerfacecolor="white",
+               label="plateau sharpness (median, 2nd half)")
+        _edge(b, 2 / lr, "k", lw=0.9, ls=":", label=r"GD edge $2/\eta$")
+        b.set(xscale="log", xticks=sigmas, xticklabels=[f"{x:g}" for x in sigmas], ylim=(0, 2 / lr * 1.1),
+              xlabel=r"perturbation scale $\sigma$", ylabel=r"median $\lambda_{\max}$ over the second half",
+              title="plateau against the VF threshold")
+        b.set_xticks([], minor=True)
+        b.legend(loc="upper right", fontsize="small")
     return fig
 
 
