@@ -41,6 +41,22 @@ def as_theta(model, theta, name: str = "theta") -> np.ndarray:
     return theta
 
 
+def as_batch(batch, n_data: int):
+    """None, or ``batch`` as a 1-D int64 array of example indices in [0, n_data) (a scalar is a batch of one)."""
+    if batch is None:
+        return None
+    arr = np.asarray(batch)
+    if arr.size == 0:
+        raise DomainError("batch must hold at least one example index; got an empty array")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"batch must be an array of integer example indices; got dtype {arr.dtype}")
+    arr = np.atleast_1d(arr)
+    if arr.ndim != 1:
+        raise DomainError(f"batch must be a 1-D array of example indices; got shape {arr.shape}")
+    v.require(arr, (arr >= 0) & (arr < n_data), "batch", f"indices in [0, {n_data})")
+    return arr.astype(np.int64, copy=False)
+
+
 def finite_result(model, result: np.ndarray, method: str, theta) -> np.ndarray:
     """``result`` unless it holds NaN or inf: then a DomainError naming the model's ``method`` and ``theta``.
 

@@ -258,18 +258,7 @@ class LossModel:
 
     def _batch(self, batch):
         """None, or a 1-D int64 array of indices in [0, N) (a scalar index is a batch of one)."""
-        if batch is None:
-            return None
-        arr = np.asarray(batch)
-        if arr.size == 0:
-            raise DomainError("batch must hold at least one example index; got an empty array")
-        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"batch must be an array of integer example indices; got dtype {arr.dtype}")
-        arr = np.atleast_1d(arr)
-        if arr.ndim != 1:
-            raise DomainError(f"batch must be a 1-D array of example indices; got shape {arr.shape}")
-        v.require(arr, (arr >= 0) & (arr < self.n_data), "batch", f"indices in [0, {self.n_data})")
-        return arr.astype(np.int64, copy=False)
+        return _models.as_batch(batch, self.n_data)
 
     def _rows(self, idx):
         if idx is None:

@@ -41,6 +41,7 @@ import warnings
 
 import numpy as np
 
+from . import _models
 from . import _validate as v
 from .errors import DomainError
 from .rng import seed_sequence
@@ -199,25 +200,12 @@ class JaxModel:
         return int(self.data[0].shape[0])
 
     def _theta(self, theta, name="theta"):
-        theta = v.finite(theta, name)
-        if theta.shape != (self.n_params,):
-            raise DomainError(f"{name} must have shape ({self.n_params},); got {theta.shape}")
-        return self._dev(theta)
+        return self._dev(_models.as_theta(self, theta, name))
 
     def _batch(self, batch):
-        """None, or the example indices as a JAX int array (validated as LossModel does)."""
-        if batch is None:
-            return None
-        arr = np.asarray(batch)
-        if arr.size == 0:
-            raise DomainError("batch must hold at least one example index; got an empty array")
-        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"batch must be an array of integer example indices; got dtype {arr.dtype}")
-        arr = np.atleast_1d(arr)
-        if arr.ndim != 1:
-            raise DomainError(f"batch must be a 1-D array of example indices; got shape {arr.shape}")
-        v.require(arr, (arr >= 0) & (arr < self.n_data), "batch", f"indices in [0, {self.n_data})")
-        return self._dev(arr.astype(np.int64))
+        """None, or the example indices (validated as LossModel does) as a JAX int array."""
+        idx = _models.as_batch(batch, self.n_data)
+        return None if idx is None else self._dev(idx)
 
     def _chunks(self, idx):
         """Index arrays of at most _ROWS_BUDGET / P examples each, covering ``idx`` (None: every example)."""
