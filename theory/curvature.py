@@ -451,7 +451,8 @@ class SpectralQuadrature:
     r"""Gauss quadrature rules of the spectral measure, one per probe (stochastic Lanczos quadrature).
 
     For probe :math:`v_i`, :math:`\sum_j w_{ij} f(\theta_{ij}) \approx v_i^\top f(H) v_i / v_i^\top v_i`,
-    exact for polynomials of degree below :math:`2\,\mathrm{n\_steps}`.
+    exact for polynomials of degree below :math:`2\,\mathrm{n\_steps}`. The field
+    ``n`` is the dimension of the operator.
 
     Attributes
     ----------
@@ -460,8 +461,6 @@ class SpectralQuadrature:
         to 1). A probe whose Krylov space closed early (an invariant subspace)
         has fewer nodes: its remaining entries have weight 0 and repeat its
         last node.
-    n : int
-        Dimension of the operator.
     n_hvps : int
         HVPs spent (``n_probes * n_steps`` at most).
     """

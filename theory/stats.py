@@ -279,16 +279,14 @@ def control_variate(samples, control, control_mean) -> Estimate:
 
     .. math::
 
-        \hat\mu = ar y - \hateta\,(ar c - \mu_c), \qquad
-        \hateta = rac{\sum_i (y_i - ar y)(c_i - ar c)}{\sum_i (c_i - ar c)^2},
+        \hat\mu = \bar y - \hat\beta\,(\bar c - \mu_c), \qquad
+        \hat\beta = \frac{\sum_i (y_i - \bar y)(c_i - \bar c)}{\sum_i (c_i - \bar c)^2},
 
-    with standard error :math:`\sqrt{\sum_i (y_i - ar y - \hateta (c_i - ar c))^2 / ((n-2)\,n)}`
+    with standard error :math:`\sqrt{\sum_i (y_i - \bar y - \hat\beta (c_i - \bar c))^2 / ((n-2)\,n)}`
     (Glasserman, *Monte Carlo Methods in Financial Engineering*, 2004, Sec. 4.1,
-    eqs. 4.2 and 4.5). The variance falls by the factor :math:`1 - 
-ho^2`
-    (:math:`
-ho` the correlation of sample and control); estimating
-    :math:`\hateta` from the same runs leaves a bias of order :math:`1/n`.
+    eqs. 4.2 and 4.5). The variance falls by the factor :math:`1 - \rho^2`
+    (:math:`\rho` the correlation of sample and control); estimating
+    :math:`\hat\beta` from the same runs leaves a bias of order :math:`1/n`.
 
     Parameters
     ----------
